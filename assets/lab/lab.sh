@@ -1,0 +1,640 @@
+#!/usr/bin/env bash
+# pgrepl lab: two throw-away "hosts" (primary, standby) on this machine, each one
+# a network + PID + mount + UTS + IPC namespace running its own sshd, reachable
+# only over a private bridge.  PostgreSQL is installed (binaries shared from /usr)
+# but no cluster exists on either host: that is what pgrepl is for.
+#
+#   bash lab.sh up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+#
+# up      build a fresh lab (an existing lab of the same name, whole or half
+#         built, is torn down first); last line of output: "config: DIR/pgrepl.toml"
+# down    tear the lab down; succeeds silently when there is nothing to remove
+# status  per-host state; exit 0 when both hosts are up and their sshd answers,
+#         3 otherwise
+#
+# Several labs may run side by side when they differ in name and subnet: every
+# kernel object (netns, bridge, veth) and the state directory derive from NAME.
+# Traffic never leaves the machine: the bridge has no uplink and the hosts have
+# no default route.
+
+set -euo pipefail
+
+readonly DEFAULT_NAME=pgrepl
+readonly DEFAULT_SUBNET=10.77.0.0/24
+readonly BASE_DIR=/var/lib/pgrepl-lab
+readonly ROLES=(primary standby)
+readonly PG_PORT=5432
+
+PROG=${0##*/}
+
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+info() { printf '%s\n' "$*"; }
+
+usage() {
+    cat <<EOF
+usage: $PROG up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+
+  --name NAME      lab name, [a-z0-9-], at most 32 chars (default: $DEFAULT_NAME)
+  --subnet CIDR    a /24 ending in .0 (default: $DEFAULT_SUBNET); the bridge
+                   gets .1, the primary .10, the standby .11
+  --dir DIR        state directory (default: $BASE_DIR/NAME)
+EOF
+}
+
+# ---------------------------------------------------------------- arguments --
+
+parse_args() {
+    CMD=""
+    NAME=$DEFAULT_NAME
+    SUBNET=""
+    DIR=""
+    while (($#)); do
+        case $1 in
+            up|down|status)
+                [[ -z $CMD ]] || die "more than one command given ('$CMD' and '$1')"
+                CMD=$1 ;;
+            --name|--subnet|--dir)
+                (($# >= 2)) || die "$1 needs a value"
+                set_opt "$1" "$2"; shift ;;
+            --name=*|--subnet=*|--dir=*)
+                set_opt "${1%%=*}" "${1#*=}" ;;
+            -h|--help) usage; exit 0 ;;
+            *) usage >&2; die "unknown argument '$1'" ;;
+        esac
+        shift
+    done
+    [[ -n $CMD ]] || { usage >&2; die "no command given (up, down or status)"; }
+}
+
+set_opt() {
+    case $1 in
+        --name) NAME=$2 ;;
+        --subnet) SUBNET=$2 ;;
+        --dir) DIR=$2 ;;
+    esac
+}
+
+# Everything else is derived from NAME, SUBNET and DIR, here and only here.
+derive_names() {
+    [[ $NAME =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] ||
+        die "bad --name '$NAME': use 1-32 of [a-z0-9-], starting with a letter or digit"
+
+    # Interface names are limited to 15 bytes.  TAG is at most 10 chars: the
+    # name itself when short, else a prefix plus a hash.  The '_' cannot occur
+    # in a real name, so a hashed tag never equals another lab's literal one.
+    local hash
+    hash=$(printf '%s' "$NAME" | md5sum)
+    if ((${#NAME} <= 10)); then TAG=$NAME; else TAG="${NAME:0:3}_${hash:0:6}"; fi
+    BRIDGE="pl-$TAG"                              # <= 13 chars
+    declare -gA NETNS VETH HOSTNAME_OF ALIAS IP HOSTDIR
+    local role
+    for role in "${ROLES[@]}"; do
+        NETNS[$role]="pgrepl-$NAME-$role"         # a file name, no length limit
+        VETH[$role]="pl-$TAG-${role:0:1}"         # <= 15 chars
+        ALIAS[$role]="$NAME-$role"                # ssh_config alias
+        if [[ $NAME == "$DEFAULT_NAME" ]]; then
+            HOSTNAME_OF[$role]="lab-$role"
+        else
+            HOSTNAME_OF[$role]="$NAME-lab-$role"
+        fi
+    done
+
+    [[ -n $DIR ]] || DIR="$BASE_DIR/$NAME"
+    [[ $DIR == /* ]] || DIR="$PWD/$DIR"
+    DIR=$(realpath -m -- "$DIR")
+    # The path ends up in overlayfs mount options and in sshd/ssh config files:
+    # keep it to characters none of those treat specially.
+    [[ $DIR =~ ^/[A-Za-z0-9._/-]+$ ]] || die "--dir '$DIR': use only [A-Za-z0-9._/-]"
+    # Inside a host these trees are replaced by private ones; a lab directory
+    # under any of them would vanish from the host's view (host key, init.sh).
+    local masked
+    for masked in /tmp /run /root /home /etc /var/log /var/lib/postgresql /dev /proc /sys; do
+        [[ $DIR == "$masked" || $DIR == "$masked"/* ]] &&
+            die "--dir '$DIR' is under $masked, which each lab host masks; pick another place"
+    done
+    [[ $DIR != / && $DIR != /var && $DIR != /var/lib && $DIR != /usr && $DIR != "$BASE_DIR" ]] ||
+        die "--dir '$DIR' is not a sensible lab directory"
+    for role in "${ROLES[@]}"; do HOSTDIR[$role]="$DIR/$role"; done
+    LOCK_FILE="/run/lock/pgrepl-lab-$NAME.lock"
+}
+
+# Sets NET (A.B.C), BRIDGE_IP and IP[role].  With "recorded", a missing
+# --subnet falls back to the one `up` recorded, so `status` and `down` need
+# no --subnet; `up` without --subnet always means the default.
+derive_addresses() {
+    if [[ ${1:-} == recorded && -z $SUBNET && -r $DIR/lab.env ]]; then
+        SUBNET=$(sed -n 's/^SUBNET=//p' "$DIR/lab.env")
+    fi
+    [[ -n $SUBNET ]] || SUBNET=$DEFAULT_SUBNET
+    [[ $SUBNET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.0/24$ ]] ||
+        die "bad --subnet '$SUBNET': expected A.B.C.0/24"
+    local octet
+    for octet in "${BASH_REMATCH[@]:1:3}"; do
+        ((10#$octet <= 255)) || die "bad --subnet '$SUBNET': octet $octet > 255"
+    done
+    NET="$((10#${BASH_REMATCH[1]})).$((10#${BASH_REMATCH[2]})).$((10#${BASH_REMATCH[3]}))"
+    SUBNET="$NET.0/24"
+    BRIDGE_IP="$NET.1"
+    IP[primary]="$NET.10"
+    IP[standby]="$NET.11"
+}
+
+# ------------------------------------------------------------ prerequisites --
+
+require_root() {
+    ((EUID == 0)) || die "must run as root (it creates network namespaces and mounts)"
+}
+
+# Installs only what is missing, so a prepared machine never touches apt.
+ensure_packages() {
+    local -a missing=()
+    command -v ip >/dev/null || missing+=(iproute2)
+    { [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && command -v ssh >/dev/null; } ||
+        missing+=(openssh-server openssh-client)
+    command -v sudo >/dev/null || missing+=(sudo)
+    { command -v pg_createcluster >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } ||
+        missing+=(postgresql)
+    ((${#missing[@]})) || return 0
+
+    info "installing missing packages: ${missing[*]}"
+    command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
+    apt-get update -qq || die "apt-get update failed"
+    # policy-rc.d on container images stops these from starting services; on a
+    # full system the packages may start their own root-namespace daemons,
+    # which the lab does not use.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+    local cmd
+    for cmd in ip /usr/sbin/sshd ssh ssh-keygen sudo pg_createcluster; do
+        command -v "$cmd" >/dev/null || die "'$cmd' still missing after installing packages"
+    done
+}
+
+# One lab name, one builder at a time.  The lock lives outside DIR because
+# `down` deletes DIR.  The file is removed when no lab is left, so the
+# holder re-checks that the file it locked is still the one at LOCK_FILE.
+take_lock() {
+    mkdir -p "${LOCK_FILE%/*}"
+    while :; do
+        exec {LOCK_FD}>>"$LOCK_FILE"
+        flock -w 30 "$LOCK_FD" || die "another '$PROG' is working on lab '$NAME' ($LOCK_FILE)"
+        [[ /proc/self/fd/$LOCK_FD -ef $LOCK_FILE ]] && break
+        exec {LOCK_FD}>&-
+    done
+    trap release_lock EXIT
+}
+
+release_lock() {
+    [[ -e $DIR/lab.env ]] || rm -f "$LOCK_FILE"
+}
+
+# -------------------------------------------------------------------- state --
+
+# True while pid is a live (non-zombie) process.  The `unshare` and the
+# host's PID 1 end up as zombies of whatever reaps orphans in the root
+# namespace, which may take its time (here: about a second); a zombie holds
+# nothing, and the kernel has already killed everything else in the host's
+# PID namespace before its PID 1 becomes one.
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }            # field 3 (state) follows "(comm) "
+    [[ ${stat:0:1} != [ZX] ]]
+}
+
+# pid of the host's `unshare` process (its child is the host's PID 1), if
+# alive.  Identified by its command line naming this host's init.sh, which
+# holds from the moment it is started (setsid, ip, then unshare: the same pid).
+host_pid() {
+    local pid cmdline
+    pid=$(cat "${HOSTDIR[$1]}/unshare.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ " $cmdline " == *" ${HOSTDIR[$1]}/init.sh "* ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+netns_exists() { [[ -e /run/netns/$1 ]]; }
+link_exists() { [[ -e /sys/class/net/$1 ]]; }
+
+ssh_answers() {  # role [connect-timeout]
+    ssh -F "$DIR/ssh_config" -o ConnectTimeout="${2:-2}" "root@${IP[$1]}" true </dev/null >/dev/null 2>&1
+}
+
+# ----------------------------------------------------------------- teardown --
+
+# Kills every process of a lab host.  Killing the `unshare` parent alone would
+# do (--kill-child SIGKILLs the host's PID 1, and the kernel then kills the
+# whole PID namespace), but a half-built lab may lack the pid file, so also
+# kill whatever still lives in the host's network namespace.
+kill_host() {
+    local role=$1 pid
+    local -a pids=()
+    pid=$(host_pid "$role") && pids+=("$pid")
+    if netns_exists "${NETNS[$role]}"; then
+        mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "${NETNS[$role]}" 2>/dev/null)
+    fi
+    ((${#pids[@]})) || return 0
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    KILLED+=("${pids[@]}")
+}
+
+# Waits (briefly) until the given pids are gone, so the caller can trust that
+# no sshd or postgres of the lab survives.
+wait_gone() {
+    local pid tries
+    for ((tries = 0; tries < 200; tries++)); do
+        for pid in "$@"; do
+            if alive "$pid"; then sleep 0.025; continue 2; fi
+        done
+        return 0
+    done
+    warn "processes still alive after SIGKILL: $*"
+    return 1
+}
+
+teardown() {
+    local role
+    KILLED=()
+    for role in "${ROLES[@]}"; do kill_host "$role"; done
+    ((${#KILLED[@]} == 0)) || wait_gone "${KILLED[@]}" || true
+
+    # Deleting one end of a veth deletes the pair; doing it explicitly is
+    # faster than waiting for the kernel's asynchronous netns cleanup.
+    for role in "${ROLES[@]}"; do
+        if link_exists "${VETH[$role]}"; then ip link del "${VETH[$role]}" 2>/dev/null || true; fi
+        if netns_exists "${NETNS[$role]}"; then ip netns del "${NETNS[$role]}" || true; fi
+    done
+    if link_exists "$BRIDGE"; then ip link del "$BRIDGE" || true; fi
+
+    # The hosts mount in private mount namespaces that die with them, so this
+    # normally finds nothing; it guards against a stray mount done by hand.
+    local mnt
+    while read -r mnt; do
+        umount -l "$mnt" 2>/dev/null || true
+    done < <(awk -v d="$DIR" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+
+    remove_dir
+}
+
+# rm -rf only what is recognisably a lab directory (it has lab.env, or holds
+# nothing but what `up` writes), never an arbitrary --dir.
+remove_dir() {
+    [[ -e $DIR ]] || return 0
+    if [[ -e $DIR/lab.env ]] || ! find "$DIR" -mindepth 1 -maxdepth 1 \
+        ! -name primary ! -name standby ! -name 'id_ed25519*' ! -name known_hosts \
+        ! -name ssh_config ! -name 'pgrepl*.toml' | grep -q .; then
+        rm -rf -- "$DIR"
+    else
+        warn "not removing $DIR: it does not look like a pgrepl lab directory"
+    fi
+}
+
+# ------------------------------------------------------------------- build --
+
+# `ip ... show` whose netlink dump is retried when a concurrent change (say,
+# another lab being built) interrupts it; iproute2 then only warns on stderr.
+ip_show() {
+    local out tries
+    for ((tries = 0; tries < 10; tries++)); do
+        out=$(ip "$@" 2>&1) || true
+        [[ $out == *"Dump was interrupted"* ]] || break
+    done
+    printf '%s\n' "$out" | grep -v '^Dump was interrupted' || true
+}
+
+check_conflicts() {
+    # Another lab (or a real network) already using this subnet would make
+    # routing ambiguous; refuse instead of half-building.
+    local dev
+    dev=$(ip_show -o -4 addr show to "$BRIDGE_IP/32" | awk '{print $2; exit}')
+    [[ -z $dev || $dev == "$BRIDGE" ]] ||
+        die "$BRIDGE_IP (subnet $SUBNET) is already on interface $dev; pick another --subnet"
+    dev=$(ip_show -o -4 route show exact "$SUBNET" | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n1)
+    [[ -z $dev || $dev == "$BRIDGE" ]] ||
+        die "subnet $SUBNET is already routed via $dev; pick another --subnet"
+}
+
+write_keys() {
+    ssh-keygen -q -t ed25519 -N '' -C "pgrepl-lab-$NAME" -f "$DIR/id_ed25519"
+    local role
+    : >"$DIR/known_hosts"
+    for role in "${ROLES[@]}"; do
+        ssh-keygen -q -t ed25519 -N '' -C "${HOSTNAME_OF[$role]}" -f "${HOSTDIR[$role]}/ssh_host_ed25519_key"
+        # Pre-filled, so StrictHostKeyChecking=yes works from the first
+        # connection.  ssh looks keys up by HostName (the IP); the aliases are
+        # there for tools that key on the name they were given.
+        printf '%s,%s %s\n' "${IP[$role]}" "${ALIAS[$role]}" \
+            "$(cut -d' ' -f1,2 "${HOSTDIR[$role]}/ssh_host_ed25519_key.pub")" >>"$DIR/known_hosts"
+    done
+}
+
+write_ssh_config() {
+    local role
+    {
+        echo "# Written by lab.sh for lab '$NAME'.  Use: ssh -F $DIR/ssh_config ${ALIAS[primary]}"
+        for role in "${ROLES[@]}"; do
+            printf 'Host %s\n    HostName %s\n\n' "${ALIAS[$role]}" "${IP[$role]}"
+        done
+        cat <<EOF
+Host ${IP[primary]} ${IP[standby]} ${ALIAS[primary]} ${ALIAS[standby]}
+    User root
+    Port 22
+    IdentityFile $DIR/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $DIR/known_hosts
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    BatchMode yes
+EOF
+    } >"$DIR/ssh_config"
+}
+
+write_pgrepl_toml() {  # file user
+    cat >"$1" <<EOF
+# Written by \`pgrepl lab up\` for the built-in lab.
+[primary]
+host = "${IP[primary]}"
+user = "$2"
+port = 22
+identity_file = "$DIR/id_ed25519"
+
+[standby]
+host = "${IP[standby]}"
+user = "$2"
+port = 22
+identity_file = "$DIR/id_ed25519"
+
+[postgres]
+port = $PG_PORT
+replication_user = "replica"
+allowed_cidr = "$SUBNET"
+
+[ssh]
+accept_new_host_keys = false
+known_hosts_file = "$DIR/known_hosts"
+EOF
+}
+
+# The directories a host mounts over its private view, plus its sshd config
+# and init script.  Everything a host needs is written here, in the root
+# namespace, so init.sh only mounts and starts.
+write_host_files() {
+    local role=$1 hd home
+    hd=${HOSTDIR[$role]}
+    mkdir -p "$hd"/{etc-upper,etc-work,etc-postgresql,lib-postgresql,log/postgresql,root/.ssh,home/labadmin/.ssh}
+    # Empty, PostgreSQL-owned, like a fresh install before any cluster exists.
+    chown postgres:postgres "$hd/etc-postgresql" "$hd/lib-postgresql"
+    chmod 0755 "$hd/etc-postgresql" "$hd/lib-postgresql"
+    # /var/log/postgresql as the Debian package leaves it (root:postgres 1775).
+    chown root:postgres "$hd/log/postgresql"
+    chmod 1775 "$hd/log/postgresql"
+
+    # A stock home, never the machine's own /root: its .bashrc runs pyenv and
+    # costs ~100 ms on every command that arrives over ssh.
+    for home in "$hd/root" "$hd/home/labadmin"; do
+        cp /usr/share/base-files/dot.bashrc "$home/.bashrc"
+        cp /usr/share/base-files/dot.profile "$home/.profile"
+        cp "$DIR/id_ed25519.pub" "$home/.ssh/authorized_keys"
+        chmod 0700 "$home/.ssh"
+        chmod 0600 "$home/.ssh/authorized_keys"
+    done
+    chmod 0700 "$hd/root"
+
+    cat >"$hd/sshd_config" <<EOF
+# sshd of lab host ${HOSTNAME_OF[$role]} (lab '$NAME'); started by init.sh.
+ListenAddress ${IP[$role]}:22
+HostKey $hd/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+Subsystem sftp internal-sftp
+EOF
+
+    # Runs as PID 1 of the host's PID namespace, already inside its network
+    # namespace, with private mount/UTS/IPC namespaces.  POSIX sh (dash).
+    cat >"$hd/init.sh" <<EOF
+#!/bin/sh
+# PID 1 of lab host ${HOSTNAME_OF[$role]} (lab '$NAME').  Written by lab.sh.
+set -eu
+HD='$hd'
+
+echo '${HOSTNAME_OF[$role]}' >/proc/sys/kernel/hostname
+
+# /etc: copy-on-write over the real one, so useradd and pg_createcluster can
+# write without touching the machine (bind-mounting single files breaks
+# useradd's rename with EBUSY).
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$HD/etc-upper,workdir=\$HD/etc-work" /etc
+echo '${HOSTNAME_OF[$role]}' >/etc/hostname
+cat >/etc/hosts <<'HOSTS'
+127.0.0.1	localhost
+${IP[primary]}	${HOSTNAME_OF[primary]} ${ALIAS[primary]}
+${IP[standby]}	${HOSTNAME_OF[standby]} ${ALIAS[standby]}
+::1	localhost ip6-localhost ip6-loopback
+HOSTS
+
+# PostgreSQL installed (binaries from the shared /usr) but no cluster at all.
+mount --bind "\$HD/etc-postgresql" /etc/postgresql
+mount --bind "\$HD/lib-postgresql" /var/lib/postgresql
+mount --bind "\$HD/log" /var/log
+
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -m 0755 /run/sshd /run/lock
+mkdir -m 2775 /run/postgresql
+chown postgres:postgres /run/postgresql
+
+mount --bind "\$HD/root" /root
+mount --bind "\$HD/home" /home
+
+# labadmin: the non-root login with passwordless sudo.  Password field '*'
+# (not '!'), or sshd without PAM treats the account as locked.
+if getent passwd labadmin >/dev/null; then
+    usermod -d /home/labadmin -s /bin/bash -p '*' labadmin
+else
+    useradd -M -d /home/labadmin -s /bin/bash -U -p '*' -c 'lab admin' labadmin
+fi
+chown -R labadmin:labadmin /home/labadmin
+echo 'labadmin ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/labadmin
+chmod 0440 /etc/sudoers.d/labadmin
+
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+# Last: anything above that lived under /tmp would be hidden from here on.
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+
+cd /
+/usr/sbin/sshd -D -f "\$HD/sshd_config" -E "\$HD/sshd.log" </dev/null &
+echo "init: sshd started" >&2
+
+# As PID 1, reap orphans (daemonised postgres, its children, ...) forever:
+# dash's wait reaps any child while it waits for its own jobs, and the sleep
+# keeps a job around should sshd ever exit.
+while :; do
+    sleep 3600 &
+    wait || :
+done
+EOF
+}
+
+setup_network() {
+    # IPv6 off on everything the lab adds (loopback keeps ::1), so the new
+    # links do not chatter router solicitations and MLD onto the bridge.
+    ip link add "$BRIDGE" type bridge
+    echo 1 >"/proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6" 2>/dev/null || true
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+
+    local role ns
+    for role in "${ROLES[@]}"; do
+        ns=${NETNS[$role]}
+        ip netns add "$ns"
+        ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
+        # Created straight inside the namespace as eth0; no default route, so
+        # the host can reach the lab subnet and nothing else.
+        ip link add "${VETH[$role]}" type veth peer name eth0 netns "$ns"
+        echo 1 >"/proc/sys/net/ipv6/conf/${VETH[$role]}/disable_ipv6" 2>/dev/null || true
+        ip link set "${VETH[$role]}" master "$BRIDGE" up
+        ip -n "$ns" addr add "${IP[$role]}/24" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" link set lo up
+    done
+}
+
+start_host() {
+    local role=$1 hd
+    hd=${HOSTDIR[$role]}
+    # setsid: own session, so no terminal signal reaches the host.  All fds go
+    # to a log: a caller reading our stdout through a pipe must see EOF when we
+    # exit, not when the lab goes down.  $! stays the pid of `unshare`: a
+    # background job of a non-interactive shell is no process-group leader,
+    # so setsid does not fork, and setsid, `ip netns exec` and unshare all
+    # exec in place.
+    setsid ip netns exec "${NETNS[$role]}" \
+        unshare --mount --uts --ipc --pid --fork --kill-child --mount-proc \
+        --propagation private /bin/sh "$hd/init.sh" \
+        </dev/null >>"$hd/init.log" 2>&1 {LOCK_FD}>&- &
+    echo "$!" >"$hd/unshare.pid"
+    # Not our job any more: no "Killed" notice from bash when `down` kills it.
+    disown "$!"
+}
+
+# Polls both sshds in parallel: fresh ssh connections, short timeouts, no
+# fixed sleeps.  ~10 s budget.
+wait_for_sshd() {
+    local role
+    local -A waiter=()
+    for role in "${ROLES[@]}"; do
+        (
+            deadline=$((SECONDS + 10))
+            while ((SECONDS < deadline)); do
+                ssh_answers "$role" 1 && exit 0
+                host_pid "$role" >/dev/null || exit 2  # host died: no point waiting
+                sleep 0.05
+            done
+            exit 1
+        ) &
+        waiter[$role]=$!
+    done
+    local failed=0 rc
+    for role in "${ROLES[@]}"; do
+        rc=0; wait "${waiter[$role]}" || rc=$?
+        case $rc in
+            0) ;;
+            2) warn "host $role died while starting; see ${HOSTDIR[$role]}/init.log"; failed=1 ;;
+            *) warn "sshd of $role (${IP[$role]}) did not answer within 10 s; see ${HOSTDIR[$role]}/sshd.log"; failed=1 ;;
+        esac
+    done
+    return "$failed"
+}
+
+cmd_up() {
+    require_root
+    ensure_packages
+    take_lock
+    derive_addresses
+
+    if [[ -e $DIR && ! -e $DIR/lab.env ]] && [[ -n $(ls -A "$DIR") ]]; then
+        die "$DIR exists, is not empty and is not a pgrepl lab directory"
+    fi
+    # Always a fresh lab: whatever of this name exists (whole or half built)
+    # goes first, so `up` twice gives the same clean result.
+    teardown
+    check_conflicts
+
+    mkdir -p "$DIR"
+    chmod 0755 "$DIR"
+    local role
+    for role in "${ROLES[@]}"; do mkdir -p "${HOSTDIR[$role]}"; done
+    {
+        echo "# lab.sh state for lab '$NAME'"
+        echo "NAME=$NAME"
+        echo "SUBNET=$SUBNET"
+        echo "BRIDGE=$BRIDGE"
+        for role in "${ROLES[@]}"; do
+            echo "${role^^}_IP=${IP[$role]}"
+            echo "${role^^}_NETNS=${NETNS[$role]}"
+            echo "${role^^}_VETH=${VETH[$role]}"
+        done
+    } >"$DIR/lab.env"
+
+    write_keys
+    write_ssh_config
+    for role in "${ROLES[@]}"; do write_host_files "$role"; done
+    write_pgrepl_toml "$DIR/pgrepl.toml" root
+    write_pgrepl_toml "$DIR/pgrepl-sudo.toml" labadmin
+
+    setup_network
+    for role in "${ROLES[@]}"; do start_host "$role"; done
+
+    if ! wait_for_sshd; then
+        warn "lab '$NAME' failed to come up; tearing it down"
+        teardown
+        exit 1
+    fi
+    for role in "${ROLES[@]}"; do
+        info "$role: ${HOSTNAME_OF[$role]} ${IP[$role]} (ssh -F $DIR/ssh_config ${ALIAS[$role]})"
+    done
+    info "config: $DIR/pgrepl.toml"
+}
+
+cmd_down() {
+    require_root
+    take_lock
+    derive_addresses recorded
+    teardown
+}
+
+cmd_status() {
+    derive_addresses recorded
+    local role state sshd all_ok=1
+    info "lab $NAME ($DIR, subnet $SUBNET)"
+    for role in "${ROLES[@]}"; do
+        state=down sshd=-
+        if host_pid "$role" >/dev/null; then
+            state=up
+            if [[ -r $DIR/ssh_config ]] && ssh_answers "$role" 2; then sshd=answers; else sshd="not answering"; fi
+        fi
+        [[ $state == up && $sshd == answers ]] || all_ok=0
+        printf '%-8s %-5s %-15s sshd %s\n' "$role" "$state" "${IP[$role]}" "$sshd"
+    done
+    ((all_ok)) || exit 3
+}
+
+main() {
+    parse_args "$@"
+    derive_names
+    case $CMD in
+        up) cmd_up ;;
+        down) cmd_down ;;
+        status) cmd_status ;;
+    esac
+}
+
+main "$@"

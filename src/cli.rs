@@ -1,0 +1,331 @@
+//! Command line: the headless commands and the entry to the wizard. Same engine behind all.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{bail, eyre, Result};
+use tokio::sync::mpsc;
+
+use crate::config::{Config, Setup};
+use crate::engine::{Engine, Event, Events, StepError, StepId, StepState};
+use crate::lab::{self, LabOptions};
+use crate::report::{self, Transcript};
+use crate::secret::Secret;
+use crate::tr;
+
+#[derive(Parser, Debug)]
+#[command(name = "pgrepl", version, about = "Set up PostgreSQL streaming replication (primary + hot standby) over SSH, one step at a time")]
+pub struct Cli {
+    /// Setup file (TOML); with no subcommand, pre-fills the wizard.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Read the replication role's password from this file instead of PGREPL_REPLICA_PASSWORD.
+    #[arg(long, global = true)]
+    pub replica_password_file: Option<PathBuf>,
+    /// Where the journal and transcripts go (default: the user's state directory).
+    #[arg(long, global = true, env = "PGREPL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// With no subcommand: open the wizard on the built-in lab (bringing it up if needed).
+    #[arg(long)]
+    pub lab: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show every command each step would run, per host. Changes nothing.
+    Plan,
+    /// Run the steps.
+    Apply {
+        /// Do not ask before each step.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_parser = parse_step)]
+        from: Option<StepId>,
+        #[arg(long, value_parser = parse_step)]
+        to: Option<StepId>,
+    },
+    /// Check that the standby streams from the primary.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo steps, newest first.
+    Rollback {
+        #[arg(long)]
+        yes: bool,
+        /// Roll back this step and every later one (default: all).
+        #[arg(long, value_parser = parse_step)]
+        to: Option<StepId>,
+    },
+    /// The built-in two-host lab (Linux, root).
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+        #[arg(long, default_value = lab::DEFAULT_NAME)]
+        name: String,
+        #[arg(long)]
+        subnet: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum LabAction {
+    Up,
+    Down,
+    Status,
+}
+
+fn parse_step(s: &str) -> Result<StepId, String> {
+    s.parse()
+}
+
+pub fn state_dir(cli: &Cli) -> PathBuf {
+    cli.state_dir.clone().unwrap_or_else(|| {
+        directories::ProjectDirs::from("", "", "pgrepl")
+            .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf())
+            .unwrap_or_else(|| std::env::temp_dir().join("pgrepl"))
+    })
+}
+
+pub fn load_setup(path: &Path) -> Result<Setup> {
+    let config = Config::load(path)?;
+    config.validate().map_err(|e| eyre!("{e}"))
+}
+
+/// The replication password: a file given on the command line, else the environment.
+pub fn password(cli: &Cli) -> Result<Option<Secret>> {
+    if let Some(f) = &cli.replica_password_file {
+        let text = std::fs::read_to_string(f).map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
+        let pw = text.strip_suffix('\n').unwrap_or(&text).to_string();
+        return Ok(Some(Secret::new(pw)));
+    }
+    Ok(std::env::var("PGREPL_REPLICA_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret::new))
+}
+
+/// Prints events as they come and appends them to the transcript.
+fn printer(mut rx: mpsc::UnboundedReceiver<Event>, mut transcript: Transcript, json: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            transcript.write(&e);
+            if json {
+                continue;
+            }
+            let mut out = std::io::stdout().lock();
+            for l in report::lines(&e) {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    })
+}
+
+fn ask(question: &str) -> bool {
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+struct Session {
+    engine: Engine,
+    printer: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    fn open(cli: &Cli, setup: Setup, password: Option<Secret>, json: bool) -> Result<Session> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let dir = state_dir(cli);
+        let id = crate::engine::setup_id(&setup.primary.label(), &setup.standby.label());
+        let printer = printer(rx, Transcript::open(&dir, &id), json);
+        let engine = Engine::new(setup, password, Events::new(tx), &dir, crate::steps::all())?;
+        Ok(Session { engine, printer })
+    }
+
+    async fn finish(self) {
+        self.engine.close().await;
+        drop(self.engine);
+        let _ = self.printer.await;
+    }
+}
+
+fn failure(step: StepId, e: &StepError) -> color_eyre::Report {
+    let _ = e;
+    eyre!(tr!("error.step_failed_exit", step = step))
+}
+
+pub async fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Some(Command::Lab { action, name, subnet }) => {
+            let opts = LabOptions { name: name.clone(), subnet: subnet.clone() };
+            match action {
+                LabAction::Up => {
+                    let path = lab::up(&opts)?;
+                    println!("{}", tr!("lab.ready", path = path.display()));
+                    Ok(0)
+                }
+                LabAction::Down => lab::down(&opts).map(|_| 0),
+                LabAction::Status => Ok(if lab::status(&opts)? { 0 } else { 3 }),
+            }
+        }
+        Some(Command::Plan) => {
+            let setup = load_setup(&config_path(&cli)?)?;
+            let mut s = Session::open(&cli, setup, None, false)?;
+            s.engine.run_step(StepId::Hosts).await.map_err(|e| failure(StepId::Hosts, &e))?;
+            for id in StepId::ALL.into_iter().skip(1) {
+                let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
+                println!("\n== {id}: {}\n   {}", d.what, d.why);
+                match s.engine.preview(id) {
+                    Ok(cmds) => {
+                        for (host, command) in cmds {
+                            s.engine.cx.events.send(Event::Planned { step: id, host, command });
+                        }
+                    }
+                    Err(e) => println!("   {e}"),
+                }
+                // Let the printer catch up so the plan reads in order.
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            s.finish().await;
+            Ok(0)
+        }
+        Some(Command::Apply { yes, from, to }) => {
+            let setup = load_setup(&config_path(&cli)?)?;
+            let from = from.unwrap_or(StepId::Install);
+            let to = to.unwrap_or(StepId::Verify);
+            if from > to {
+                bail!(tr!("error.from_after_to", from = from, to = to));
+            }
+            let needs_password = from <= StepId::BaseBackup && to >= StepId::ReplicaRole;
+            let password = password(&cli)?;
+            if needs_password && password.is_none() {
+                bail!("{}\n{}", tr!("error.no_password"), tr!("hint.no_password"));
+            }
+            if !yes && !std::io::stdin().is_terminal() {
+                bail!(tr!("error.need_yes"));
+            }
+            let mut s = Session::open(&cli, setup, password, false)?;
+            let mut times = vec![];
+            let started = std::time::Instant::now();
+            let code = 'run: {
+                let t = std::time::Instant::now();
+                if let Err(e) = s.engine.run_step(StepId::Hosts).await {
+                    let _ = e;
+                    break 'run 1;
+                }
+                times.push((StepId::Hosts, t.elapsed()));
+                for id in StepId::ALL.into_iter().filter(|i| *i >= from.max(StepId::Install) && *i <= to) {
+                    if !yes {
+                        let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
+                        println!("\n== {id}: {}\n   {}", d.what, d.why);
+                        for (host, cmd) in s.engine.preview(id).unwrap_or_default() {
+                            for l in report::lines(&Event::Planned { step: id, host, command: cmd }) {
+                                println!("{l}");
+                            }
+                        }
+                        if !ask(&tr!("ask.run_step", step = id)) {
+                            println!("{}", tr!("report.stopped_before", step = id));
+                            break 'run 1;
+                        }
+                    }
+                    let t = std::time::Instant::now();
+                    match s.engine.run_step(id).await {
+                        Ok(_) => times.push((id, t.elapsed())),
+                        Err(_) => {
+                            eprintln!("{}", tr!("report.retry_with", step = id));
+                            break 'run 1;
+                        }
+                    }
+                }
+                0
+            };
+            s.engine.cx.events.send(Event::Note { step: StepId::Verify, host: None, text: String::new() });
+            let journal = s.engine.journal();
+            s.finish().await;
+            if code == 0 {
+                println!("\n{}", tr!("report.timings_header", secs = format!("{:.1}", started.elapsed().as_secs_f64())));
+                for (id, d) in times {
+                    let state = journal.state(id);
+                    println!("  {:<13} {:>7.2}s  {}", id.name(), d.as_secs_f64(), tr!(state.key()));
+                }
+            }
+            Ok(code)
+        }
+        Some(Command::Verify { json }) => {
+            let setup = load_setup(&config_path(&cli)?)?;
+            let mut s = Session::open(&cli, setup, None, *json)?;
+            if s.engine.run_step(StepId::Hosts).await.is_err() {
+                s.finish().await;
+                return Ok(1);
+            }
+            s.engine.cx.step = StepId::Verify;
+            let report = crate::steps::verify_report(&s.engine.cx).await;
+            s.finish().await;
+            let report = report.map_err(|e| eyre!("{e}"))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for l in report::lines(&Event::Verified(report.clone())) {
+                    println!("{l}");
+                }
+            }
+            Ok(if report.passed { 0 } else { 1 })
+        }
+        Some(Command::Rollback { yes, to }) => {
+            let setup = load_setup(&config_path(&cli)?)?;
+            let to = to.unwrap_or(StepId::Install);
+            if !yes && !std::io::stdin().is_terminal() {
+                bail!(tr!("error.need_yes"));
+            }
+            let mut s = Session::open(&cli, setup, None, false)?;
+            let journal = s.engine.journal();
+            let mut any = false;
+            for id in StepId::ALL.into_iter().rev().filter(|i| *i >= to) {
+                for u in journal.record(id).undo.iter().rev() {
+                    any = true;
+                    println!("  {id}: {}", crate::engine::undo::describe(u));
+                }
+            }
+            if !any {
+                println!("{}", tr!("report.nothing_to_roll_back"));
+            }
+            if any && !yes && !ask(&tr!("ask.rollback", step = to)) {
+                s.finish().await;
+                return Ok(1);
+            }
+            if s.engine.run_step(StepId::Hosts).await.is_err() {
+                s.finish().await;
+                return Ok(1);
+            }
+            let errors = s.engine.rollback(to).await;
+            s.finish().await;
+            if errors.is_empty() {
+                println!("{}", tr!("report.rolled_back", step = to));
+                Ok(0)
+            } else {
+                for (id, e) in &errors {
+                    eprintln!("{}", tr!("report.failed", step = id, error = e));
+                }
+                Ok(1)
+            }
+        }
+        None => {
+            let path = if cli.lab { Some(lab::ensure(&LabOptions::default())?) } else { cli.config.clone() };
+            crate::wizard::run(&cli, path).await
+        }
+    }
+}
+
+fn config_path(cli: &Cli) -> Result<PathBuf> {
+    cli.config.clone().ok_or_else(|| eyre!(tr!("error.need_config")))
+}
+
+#[allow(dead_code)]
+fn journal_states(engine: &Engine) -> Vec<(StepId, StepState)> {
+    StepId::ALL.iter().map(|id| (*id, engine.state(*id))).collect()
+}

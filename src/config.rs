@@ -1,0 +1,420 @@
+//! The setup's description: two hosts and the PostgreSQL side. Loaded from TOML, checked
+//! completely before anything runs, each problem naming the field it is about.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::platform::PgVersion;
+use crate::tr;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub primary: HostConfig,
+    pub standby: HostConfig,
+    #[serde(default)]
+    pub postgres: PostgresConfig,
+    #[serde(default)]
+    pub ssh: SshConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub host: String,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `15`, `"9.5"`; absent: what the primary has, else the platform's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<toml::Value>,
+    #[serde(default = "default_pg_port")]
+    pub port: i64,
+    #[serde(default = "default_replication_user")]
+    pub replication_user: String,
+    #[serde(default)]
+    pub allowed_cidr: String,
+    /// `scram-sha-256` or `md5`; absent: by version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hba_method: Option<String>,
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    #[serde(default)]
+    pub accept_new_host_keys: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<u64>,
+}
+
+fn default_user() -> String {
+    "root".into()
+}
+fn default_ssh_port() -> i64 {
+    22
+}
+fn default_pg_port() -> i64 {
+    5432
+}
+fn default_replication_user() -> String {
+    "replica".into()
+}
+fn default_cluster() -> String {
+    "main".into()
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            version: None,
+            port: default_pg_port(),
+            replication_user: default_replication_user(),
+            allowed_cidr: String::new(),
+            hba_method: None,
+            cluster: default_cluster(),
+        }
+    }
+}
+
+/// One problem with the configuration, naming its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&tr!(
+            "error.config_field",
+            field = self.field,
+            problem = self.problem
+        ))
+    }
+}
+
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// The checked form of [`Config`] that the engine works with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Setup {
+    pub primary: Target,
+    pub standby: Target,
+    pub pg_version: Option<PgVersion>,
+    pub pg_port: u16,
+    pub replication_user: String,
+    pub allowed_cidr: IpNet,
+    pub hba_method: Option<String>,
+    pub cluster: String,
+    pub ssh: SshConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub host: String,
+    pub user: String,
+    pub port: u16,
+    pub identity_file: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn label(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> color_eyre::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| color_eyre::eyre::eyre!(tr!("error.config_read", path = path.display(), problem = e)))?;
+        Self::parse(&text)
+            .map_err(|e| color_eyre::eyre::eyre!(tr!("error.config_parse", path = path.display(), problem = e)))
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Every problem at once, so the user fixes the file in one go.
+    pub fn validate(&self) -> Result<Setup, ConfigErrors> {
+        let mut errors = Vec::new();
+        let primary = check_target("primary", &self.primary, &mut errors);
+        let standby = check_target("standby", &self.standby, &mut errors);
+        let pg = &self.postgres;
+        let pg_port = check_port("postgres.port", pg.port, &mut errors);
+        let pg_version = match &pg.version {
+            None => None,
+            Some(v) => {
+                let text = match v {
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Float(f) => f.to_string(),
+                    other => other.to_string(),
+                };
+                match PgVersion::parse(&text) {
+                    Some(v) if v.is_supported() => Some(v),
+                    _ => {
+                        errors.push(field("postgres.version", tr!("error.bad_pg_version", value = text)));
+                        None
+                    }
+                }
+            }
+        };
+        if !is_role_name(&pg.replication_user) {
+            errors.push(field(
+                "postgres.replication_user",
+                tr!("error.bad_role", value = pg.replication_user),
+            ));
+        }
+        let allowed_cidr = match check_cidr(&pg.allowed_cidr) {
+            Ok(net) => Some(net),
+            Err(problem) => {
+                errors.push(field("postgres.allowed_cidr", problem));
+                None
+            }
+        };
+        if let Some(m) = &pg.hba_method {
+            if !["scram-sha-256", "md5"].contains(&m.as_str()) {
+                errors.push(field("postgres.hba_method", tr!("error.bad_hba_method", value = m)));
+            }
+        }
+        if !is_plain_name(&pg.cluster) {
+            errors.push(field("postgres.cluster", tr!("error.bad_cluster", value = pg.cluster)));
+        }
+        if let (Some(p), Some(s)) = (&primary, &standby) {
+            if p.host == s.host && p.port == s.port {
+                errors.push(field("standby.host", tr!("error.same_host", host = p.host)));
+            }
+        }
+        match (primary, standby, pg_port, allowed_cidr) {
+            (Some(primary), Some(standby), Some(pg_port), Some(allowed_cidr)) if errors.is_empty() => Ok(Setup {
+                primary,
+                standby,
+                pg_version,
+                pg_port,
+                replication_user: pg.replication_user.clone(),
+                allowed_cidr,
+                hba_method: pg.hba_method.clone(),
+                cluster: pg.cluster.clone(),
+                ssh: self.ssh.clone(),
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+fn field(name: &str, problem: String) -> FieldError {
+    FieldError {
+        field: name.to_string(),
+        problem,
+    }
+}
+
+fn check_target(role: &str, h: &HostConfig, errors: &mut Vec<FieldError>) -> Option<Target> {
+    let before = errors.len();
+    if !is_host(&h.host) {
+        errors.push(field(&format!("{role}.host"), tr!("error.bad_host", value = h.host)));
+    }
+    if !is_user_name(&h.user) {
+        errors.push(field(&format!("{role}.user"), tr!("error.bad_user", value = h.user)));
+    }
+    let port = check_port(&format!("{role}.port"), h.port, errors);
+    if let Some(f) = &h.identity_file {
+        if !f.is_file() {
+            errors.push(field(
+                &format!("{role}.identity_file"),
+                tr!("error.no_identity_file", path = f.display()),
+            ));
+        }
+    }
+    (errors.len() == before).then(|| Target {
+        host: h.host.clone(),
+        user: h.user.clone(),
+        port: port.unwrap_or(22),
+        identity_file: h.identity_file.clone(),
+    })
+}
+
+fn check_port(name: &str, port: i64, errors: &mut Vec<FieldError>) -> Option<u16> {
+    match u16::try_from(port) {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            errors.push(field(name, tr!("error.bad_port", value = port)));
+            None
+        }
+    }
+}
+
+/// Parses the whitelisted network. Host bits are an error rather than silently cleared:
+/// `10.0.0.5/24` usually means the user typed an address where a network was meant.
+pub fn check_cidr(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(tr!("error.cidr_missing"));
+    }
+    let net: IpNet = match text.parse() {
+        Ok(n) => n,
+        Err(_) => match text.parse::<std::net::IpAddr>() {
+            Ok(ip) => IpNet::from(ip),
+            Err(_) => return Err(tr!("error.bad_cidr", value = text)),
+        },
+    };
+    if net.trunc() != net {
+        return Err(tr!("error.cidr_host_bits", value = text, network = net.trunc()));
+    }
+    Ok(net)
+}
+
+/// True for the networks that open the server to everyone.
+pub fn is_everyone(net: &IpNet) -> bool {
+    net.prefix_len() == 0
+}
+
+/// A host name, IPv4/IPv6 address or `~/.ssh/config` alias. A leading `-` would be read by
+/// ssh as an option, so it is refused along with anything a shell or ssh would interpret.
+pub fn is_host(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && !s.starts_with('-')
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:%[]".contains(&b))
+}
+
+/// A login name as `useradd` accepts it.
+pub fn is_user_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b == b'_')
+        && s.len() <= 32
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+}
+
+/// A role name that needs no quoting anywhere (SQL, pg_hba.conf, .pgpass, conninfo): we quote
+/// anyway, but keeping the set plain keeps pg_hba.conf readable for the user.
+pub fn is_role_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && s.len() <= 63
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[primary]
+host = "10.77.0.10"
+[standby]
+host = "10.77.0.11"
+user = "labadmin"
+port = 2222
+[postgres]
+version = 15
+allowed_cidr = "10.77.0.0/24"
+"#;
+
+    fn fields(text: &str) -> Vec<String> {
+        match Config::parse(text).expect("parses").validate() {
+            Ok(_) => vec![],
+            Err(e) => e.0.into_iter().map(|f| f.field).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_config_validates_with_defaults() {
+        let s = Config::parse(GOOD).unwrap().validate().unwrap();
+        assert_eq!(s.primary.user, "root");
+        assert_eq!(s.primary.port, 22);
+        assert_eq!(s.standby.port, 2222);
+        assert_eq!(s.pg_port, 5432);
+        assert_eq!(s.replication_user, "replica");
+        assert_eq!(s.pg_version.unwrap().to_string(), "15");
+        assert_eq!(s.allowed_cidr.to_string(), "10.77.0.0/24");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let bad = GOOD
+            .replace("10.77.0.0/24", "10.77.0.0/33")
+            .replace("port = 2222", "port = 0")
+            .replace("\"10.77.0.10\"", "\"-oProxyCommand=id\"");
+        assert_eq!(
+            fields(&bad),
+            vec!["primary.host", "standby.port", "postgres.allowed_cidr"]
+        );
+    }
+
+    #[test]
+    fn cidr_rules() {
+        assert!(check_cidr("10.77.0.0/24").is_ok());
+        assert_eq!(check_cidr("10.77.0.11").unwrap().to_string(), "10.77.0.11/32");
+        assert!(check_cidr("fd00::/64").is_ok());
+        assert!(check_cidr("10.77.0.5/24").is_err(), "host bits set");
+        assert!(check_cidr("").is_err());
+        assert!(check_cidr("10.77.0.0/24; rm -rf /").is_err());
+        assert!(is_everyone(&check_cidr("0.0.0.0/0").unwrap()));
+    }
+
+    #[test]
+    fn same_host_and_port_is_refused() {
+        let t = GOOD.replace("10.77.0.11", "10.77.0.10").replace("port = 2222\n", "");
+        assert_eq!(fields(&t), vec!["standby.host"]);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(is_host("db-1.example.com") && is_host("fe80::1%eth0") && is_host("primary"));
+        assert!(!is_host("a b") && !is_host("$(id)") && !is_host("-J") && !is_host(""));
+        assert!(is_user_name("postgres") && !is_user_name("Root") && !is_user_name("a;b"));
+        assert!(is_role_name("replica") && !is_role_name("re\"plica") && !is_role_name("1x"));
+        let t = GOOD.replace("version = 15", "version = \"8.4\"");
+        assert_eq!(fields(&t), vec!["postgres.version"]);
+        let t = GOOD.replace("version = 15", "version = 16\nreplication_user = \"x'y\"");
+        assert_eq!(fields(&t), vec!["postgres.replication_user"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(Config::parse(&GOOD.replace("[postgres]", "[postgres]\npasword = \"x\"")).is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! What a step works with: the hosts, what is known about them, and a way to run commands
+//! that reports every line, honours pause and abort, and keeps the journal.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::{Control, Event, Events, Journal, Role, StepError, StepId, StepResult, Undo};
+use crate::config::Setup;
+use crate::platform::{HostFacts, Layout, PgVersion};
+use crate::remote::{Finished, Host, Input, Stream};
+use crate::secret::Secret;
+use crate::tr;
+
+/// One remote command: a root shell script, what goes to its stdin, and how much of it the
+/// user sees. The display never contains a secret because scripts never do.
+pub struct Cmd<'a> {
+    pub script: String,
+    pub input: Input<'a>,
+    /// Show stdin text in the displayed command (SQL yes; file contents no).
+    pub show_input: bool,
+    /// Keep output out of the panes (file contents that may hold secrets, noisy reads).
+    pub quiet: bool,
+    /// Shown instead of the stdin text (SQL whose literals must stay hidden).
+    pub shown_input: Option<String>,
+}
+
+impl<'a> Cmd<'a> {
+    pub fn new(script: impl Into<String>) -> Cmd<'a> {
+        Cmd {
+            script: script.into(),
+            input: Input::None,
+            show_input: false,
+            quiet: false,
+            shown_input: None,
+        }
+    }
+
+    /// A script fed `sql` on stdin, shown to the user.
+    pub fn sql(psql: impl Into<String>, sql: &'a str) -> Cmd<'a> {
+        Cmd {
+            script: psql.into(),
+            input: Input::Text(sql),
+            show_input: true,
+            quiet: false,
+            shown_input: None,
+        }
+    }
+
+    /// Shows `shown` in place of the SQL on stdin.
+    pub fn masked(mut self, shown: String) -> Self {
+        self.shown_input = Some(shown);
+        self
+    }
+
+    pub fn stdin(mut self, text: &'a str) -> Self {
+        self.input = Input::Text(text);
+        self
+    }
+
+    pub fn secret(mut self, s: &'a Secret) -> Self {
+        self.input = Input::Secret(s);
+        self
+    }
+
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    pub fn display(&self) -> String {
+        match &self.input {
+            Input::None => self.script.clone(),
+            Input::Text(_) if self.shown_input.is_some() => {
+                format!("{} <<'SQL'\n{}\nSQL", self.script, self.shown_input.as_deref().unwrap_or_default().trim_end())
+            }
+            Input::Text(t) if self.show_input => format!("{} <<'SQL'\n{}\nSQL", self.script, t.trim_end()),
+            Input::Text(t) => format!("{}  {}", self.script, tr!("cmd.stdin_lines", lines = t.lines().count())),
+            Input::Secret(_) => format!("{}  {}", self.script, tr!("cmd.stdin_secret")),
+        }
+    }
+}
+
+pub struct Cx {
+    pub setup: Setup,
+    pub password: Option<Secret>,
+    pub step: StepId,
+    pub events: Events,
+    pub control: Arc<Control>,
+    pub journal: Arc<Mutex<Journal>>,
+    pub hosts: Vec<Host>,
+    pub facts: Vec<HostFacts>,
+    pub layouts: Vec<Layout>,
+    pub version: Option<PgVersion>,
+}
+
+impl Cx {
+    pub fn host(&self, r: Role) -> StepResult<&Host> {
+        self.hosts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+    }
+
+    pub fn layout(&self, r: Role) -> StepResult<&Layout> {
+        self.layouts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+    }
+
+    pub fn facts(&self, r: Role) -> StepResult<&HostFacts> {
+        self.facts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+    }
+
+    pub fn journal_id(&self) -> String {
+        self.journal.lock().map(|j| j.id.clone()).unwrap_or_default()
+    }
+
+    pub fn note(&self, host: Option<Role>, text: String) {
+        self.events.send(Event::Note { step: self.step, host, text });
+    }
+
+    /// Runs a command and returns how it ended, whatever its exit status.
+    pub async fn run(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
+        if self.control.wait_while_paused().await {
+            self.events.send(Event::Resumed);
+        }
+        if self.control.take_abort() {
+            return Err(StepError::aborted());
+        }
+        let host = self.host(r)?;
+        let step = self.step;
+        self.events.send(Event::CommandStarted { step, host: r, command: cmd.display() });
+        let started = Instant::now();
+        let events = self.events.clone();
+        let quiet = cmd.quiet;
+        let mut sink = |stream: Stream, text: &str| {
+            if quiet {
+                return;
+            }
+            if let Some((done_kb, total_kb)) = progress(text) {
+                events.send(Event::Progress { step, host: r, done_kb, total_kb });
+            }
+            events.send(Event::Line { step, host: r, stream, text: text.to_string() });
+        };
+        let control = self.control.clone();
+        let mut on_pid = |pid: u32| control.set_running(Some(pid));
+        let run = host.run_root(&cmd.script, cmd.input, &mut sink, &mut on_pid);
+        tokio::pin!(run);
+        let mut aborted = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut run => break r,
+                _ = self.control.aborted(), if !aborted => {
+                    aborted = true;
+                    if let Some(pid) = self.control.running_pid() {
+                        let _ = host.kill(pid).await;
+                    }
+                }
+            }
+        };
+        self.control.set_running(None);
+        let done = result.map_err(StepError::from)?;
+        self.events.send(Event::CommandFinished { step, host: r, status: done.status, elapsed: started.elapsed() });
+        if aborted || self.control.take_abort() {
+            return Err(StepError::aborted());
+        }
+        Ok(done)
+    }
+
+    /// Runs a command that must succeed.
+    pub async fn must(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
+        let first = cmd.script.lines().next().unwrap_or_default().to_string();
+        let done = self.run(r, cmd).await?;
+        if done.ok() {
+            return Ok(done);
+        }
+        let tail: Vec<&str> = done.stderr.lines().rev().take(6).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Err(StepError::command(r, &first, done.status, &tail.join("\n")))
+    }
+
+    /// Runs SQL as the superuser on the host's cluster; returns rows split on `|`.
+    pub async fn sql(&self, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
+        let psql = self.layout(r)?.psql();
+        let done = self.must(r, Cmd::sql(psql, sql)).await?;
+        Ok(rows(&done.stdout))
+    }
+
+    /// Records how to undo a change before making it (write-ahead), once.
+    pub fn remember(&self, undo: Undo) -> StepResult<()> {
+        let mut j = self.journal.lock().map_err(|_| StepError::new("journal lock poisoned".into()))?;
+        let rec = j.entry(self.step);
+        if !rec.undo.contains(&undo) {
+            rec.undo.push(undo);
+        }
+        j.save().map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
+    }
+
+    /// The changes this step recorded so far (for a retry to reuse).
+    pub fn remembered(&self) -> Vec<Undo> {
+        self.journal.lock().map(|j| j.record(self.step).undo).unwrap_or_default()
+    }
+}
+
+pub fn rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+/// Reads pg_basebackup's `-P` lines: `12345/67890 kB (18%), 0/1 tablespace`.
+pub fn progress(line: &str) -> Option<(u64, u64)> {
+    let (nums, rest) = line.trim().split_once(" kB")?;
+    if !rest.trim_start().starts_with('(') {
+        return None;
+    }
+    let (done, total) = nums.split_once('/')?;
+    Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_progress_lines() {
+        assert_eq!(progress("  1234/56789 kB (2%), 0/1 tablespace"), Some((1234, 56789)));
+        assert_eq!(progress("22990/22990 kB (100%), 1/1 tablespace"), Some((22990, 22990)));
+        assert_eq!(progress("waiting for checkpoint"), None);
+        assert_eq!(progress("a/b kB (x"), None);
+    }
+
+    #[test]
+    fn displays_never_contain_secrets() {
+        let s = Secret::new("s3cr3t");
+        let c = Cmd::new("cat > /x").secret(&s);
+        assert!(!c.display().contains("s3cr3t"));
+        let c = Cmd::sql("psql", "SELECT 1");
+        assert!(c.display().contains("SELECT 1"));
+        let c = Cmd::new("cat > /f").stdin("a\nb\n");
+        assert!(!c.display().contains("a\nb"));
+    }
+
+    #[test]
+    fn splits_psql_rows() {
+        assert_eq!(rows("a|b\n\nc|d\n"), vec![vec!["a", "b"], vec!["c", "d"]]);
+    }
+}

@@ -1,0 +1,79 @@
+use std::fmt;
+
+use super::Role;
+use crate::remote::RemoteError;
+use crate::tr;
+
+/// Why a step failed, and when we know it, what the user can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub aborted: bool,
+}
+
+pub type StepResult<T> = Result<T, StepError>;
+
+impl StepError {
+    pub fn new(message: String) -> Self {
+        StepError { message, hint: None, aborted: false }
+    }
+
+    pub fn hint(mut self, hint: String) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    pub fn aborted() -> Self {
+        StepError { message: tr!("error.aborted"), hint: None, aborted: true }
+    }
+
+    pub fn command(host: Role, first_line: &str, status: i32, stderr_tail: &str) -> Self {
+        let mut e = StepError::new(tr!(
+            "error.command_failed",
+            host = host,
+            command = first_line,
+            status = status,
+            stderr = stderr_tail
+        ));
+        e.hint = hint_for(stderr_tail);
+        e
+    }
+}
+
+/// The first few messages users meet, mapped to what fixes them. The `doctor` grows this.
+fn hint_for(stderr: &str) -> Option<String> {
+    let table: [(&str, &str); 8] = [
+        ("password authentication failed", "hint.password_failed"),
+        ("no pg_hba.conf entry", "hint.no_hba_entry"),
+        ("Connection refused", "hint.connection_refused"),
+        ("Unable to locate package", "hint.no_package"),
+        ("No package", "hint.no_package"),
+        ("sudo: a password is required", "hint.sudo_password"),
+        ("is a lower setting than on the primary", "hint.lower_setting"),
+        ("could not connect to server", "hint.connection_refused"),
+    ];
+    table
+        .iter()
+        .find(|(needle, _)| stderr.contains(needle))
+        .map(|(_, key)| tr!(key))
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl From<RemoteError> for StepError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::Connection(s) => {
+                StepError::new(tr!("error.connection", problem = s)).hint(tr!("hint.ssh"))
+            }
+            RemoteError::Io(s) => StepError::new(s),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The journal: what pgrepl changed on the hosts and how to undo it. Written ahead of every
+//! change (tmp file + fsync + rename), so a killed pgrepl leaves a journal that still
+//! describes every change that may have happened.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Role, StepId, StepState};
+
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// One way to undo one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Undo {
+    /// Put back a file from its backup; `sha256` is the original's, checked after restoring.
+    RestoreFile { host: Role, path: String, backup: String, sha256: String },
+    /// Remove a file pgrepl created (it did not exist before).
+    RemoveFile { host: Role, path: String },
+    /// Put the previous data directory back; `marker` says the one in its place is ours.
+    MoveBack { host: Role, path: String, aside: String, marker: String },
+    /// Drop a role the step created.
+    DropRole { name: String },
+    /// A role that existed before: put its attributes and password back from a 0600 file.
+    RestoreRole { name: String, saved: String },
+    /// Drop a table the step created.
+    DropTable { name: String },
+    /// Return the server to the running/stopped state it had before.
+    Service { host: Role, was_running: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub state: StepState,
+    #[serde(default)]
+    pub undo: Vec<Undo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+impl Default for StepRecord {
+    fn default() -> Self {
+        StepRecord {
+            state: StepState::Pending,
+            undo: vec![],
+            error: None,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub version: u32,
+    /// Short, stable id of the setup (primary + standby); also names backups on the hosts.
+    pub id: String,
+    pub primary: String,
+    pub standby: String,
+    pub steps: BTreeMap<StepId, StepRecord>,
+    #[serde(skip)]
+    path: Option<PathBuf>,
+}
+
+impl Journal {
+    pub fn new(primary: &str, standby: &str) -> Journal {
+        Journal {
+            version: JOURNAL_VERSION,
+            id: setup_id(primary, standby),
+            primary: primary.to_string(),
+            standby: standby.to_string(),
+            steps: BTreeMap::new(),
+            path: None,
+        }
+    }
+
+    /// Loads the journal for this setup from `dir`, or starts a new one there.
+    pub fn open(dir: &Path, primary: &str, standby: &str) -> std::io::Result<Journal> {
+        let fresh = Journal::new(primary, standby);
+        let path = dir.join(format!("journal-{}.json", fresh.id));
+        let mut j = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Journal>(&bytes).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh,
+            Err(e) => return Err(e),
+        };
+        if j.version > JOURNAL_VERSION {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: written by a newer pgrepl (version {})", path.display(), j.version),
+            ));
+        }
+        j.path = Some(path);
+        Ok(j)
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn record(&self, step: StepId) -> StepRecord {
+        self.steps.get(&step).cloned().unwrap_or_default()
+    }
+
+    pub fn state(&self, step: StepId) -> StepState {
+        self.steps.get(&step).map(|r| r.state).unwrap_or(StepState::Pending)
+    }
+
+    pub fn entry(&mut self, step: StepId) -> &mut StepRecord {
+        self.steps.entry(step).or_default()
+    }
+
+    /// Steps still marked running were cut short: pgrepl is not running them now.
+    pub fn mark_interrupted(&mut self) -> Vec<StepId> {
+        let mut cut = vec![];
+        for (id, rec) in self.steps.iter_mut() {
+            if matches!(rec.state, StepState::Running | StepState::Paused) {
+                rec.state = StepState::Interrupted;
+                cut.push(*id);
+            }
+        }
+        cut
+    }
+
+    /// Atomically replaces the file: readers see the old or the new journal, never half.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
+    }
+}
+
+pub fn setup_id(primary: &str, standby: &str) -> String {
+    let digest = Sha256::digest(format!("{primary}\n{standby}").as_bytes());
+    hex::encode(&digest[..4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_atomically_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "root@a:22", "root@b:22").unwrap();
+        j.entry(StepId::Whitelist).state = StepState::Running;
+        j.entry(StepId::Whitelist).undo.push(Undo::RestoreFile {
+            host: Role::Primary,
+            path: "/etc/x".into(),
+            backup: "/etc/x.bak".into(),
+            sha256: "00".into(),
+        });
+        j.save().unwrap();
+        let mut again = Journal::open(dir.path(), "root@a:22", "root@b:22").unwrap();
+        assert_eq!(again.steps, j.steps);
+        assert_eq!(again.mark_interrupted(), vec![StepId::Whitelist]);
+        assert_eq!(again.state(StepId::Whitelist), StepState::Interrupted);
+        assert!(!dir.path().join(format!("journal-{}.json.tmp", j.id)).exists());
+        let other = Journal::open(dir.path(), "root@a:22", "root@c:22").unwrap();
+        assert_ne!(other.id, j.id);
+        assert!(other.steps.is_empty());
+    }
+
+    #[test]
+    fn the_format_is_stable() {
+        // A journal written by this version must stay readable by later ones.
+        let text = r#"{"version":1,"id":"abcd1234","primary":"p","standby":"s","steps":{"base-backup":{"state":"interrupted","undo":[{"kind":"move-back","host":"standby","path":"/d","aside":"/d.old","marker":"/d.ours"}],"elapsed_ms":5}}}"#;
+        let j: Journal = serde_json::from_str(text).unwrap();
+        assert_eq!(j.state(StepId::BaseBackup), StepState::Interrupted);
+    }
+}

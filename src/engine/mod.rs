@@ -1,0 +1,223 @@
+//! The step engine: runs the steps in order, keeps the journal, reports events. It knows
+//! nothing of terminals; the TUI and the headless commands both drive it.
+
+mod context;
+mod control;
+mod error;
+mod event;
+mod journal;
+mod step;
+pub mod undo;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+pub use context::{progress, rows, Cmd, Cx};
+pub use control::Control;
+pub use error::{StepError, StepResult};
+pub use event::{Event, Events, VerifyReport};
+pub use journal::{setup_id, Journal, StepRecord, Undo};
+pub use step::{Role, StepId, StepState};
+
+use crate::config::Setup;
+use crate::secret::Secret;
+use crate::tr;
+
+/// The user-facing what and why of a step.
+pub struct Description {
+    pub what: String,
+    pub why: String,
+}
+
+/// One of the six steps. `check` looks without touching; `apply` makes the change and is
+/// safe to re-run after a failure; what it changes it records in the journal first, and the
+/// engine undoes those records in reverse to roll the step back.
+#[async_trait]
+pub trait Step: Send + Sync {
+    fn id(&self) -> StepId;
+
+    fn describe(&self) -> Description {
+        let key = self.id().name().replace('-', "_");
+        Description {
+            what: tr!(&format!("step.{key}.what")),
+            why: tr!(&format!("step.{key}.why")),
+        }
+    }
+
+    /// The commands `apply` would run, per host, given what `hosts` found.
+    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>>;
+
+    /// True when the hosts already look the way this step would leave them.
+    async fn check(&self, cx: &Cx) -> StepResult<bool>;
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()>;
+}
+
+pub struct Engine {
+    pub cx: Cx,
+    steps: Vec<Box<dyn Step>>,
+}
+
+impl Engine {
+    /// Opens (or starts) the journal for this setup in `state_dir`. Steps the journal shows
+    /// as running were cut short by a previous pgrepl and are marked interrupted.
+    pub fn new(
+        setup: Setup,
+        password: Option<Secret>,
+        events: Events,
+        state_dir: &Path,
+        steps: Vec<Box<dyn Step>>,
+    ) -> color_eyre::Result<Engine> {
+        let mut journal = Journal::open(state_dir, &setup.primary.label(), &setup.standby.label())?;
+        let cut = journal.mark_interrupted();
+        if !cut.is_empty() {
+            journal.save()?;
+        }
+        let cx = Cx {
+            setup,
+            password,
+            step: StepId::Hosts,
+            events,
+            control: Arc::new(Control::default()),
+            journal: Arc::new(Mutex::new(journal)),
+            hosts: vec![],
+            facts: vec![],
+            layouts: vec![],
+            version: None,
+        };
+        for id in cut {
+            cx.events.send(Event::State { step: id, state: StepState::Interrupted });
+        }
+        Ok(Engine { cx, steps })
+    }
+
+    pub fn control(&self) -> Arc<Control> {
+        self.cx.control.clone()
+    }
+
+    pub fn journal(&self) -> Journal {
+        self.cx.journal.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn state(&self, id: StepId) -> StepState {
+        self.journal().state(id)
+    }
+
+    pub fn connected(&self) -> bool {
+        !self.cx.layouts.is_empty()
+    }
+
+    fn step(&self, id: StepId) -> StepResult<&dyn Step> {
+        self.steps
+            .iter()
+            .find(|s| s.id() == id)
+            .map(|s| s.as_ref())
+            .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))
+    }
+
+    pub fn describe(&self, id: StepId) -> StepResult<Description> {
+        Ok(self.step(id)?.describe())
+    }
+
+    pub fn preview(&mut self, id: StepId) -> StepResult<Vec<(Role, String)>> {
+        self.cx.step = id;
+        self.step(id)?.preview(&self.cx)
+    }
+
+    fn set_state(&self, id: StepId, state: StepState, error: Option<String>, elapsed_ms: Option<u64>) {
+        if let Ok(mut j) = self.cx.journal.lock() {
+            let rec = j.entry(id);
+            rec.state = state;
+            rec.error = error;
+            if let Some(ms) = elapsed_ms {
+                rec.elapsed_ms = ms;
+            }
+            let _ = j.save();
+        }
+        self.cx.events.send(Event::State { step: id, state });
+    }
+
+    /// Runs one step: skips it when `check` finds it done, otherwise applies it and checks
+    /// again. `hosts` always runs: it is read-only and everything else needs what it finds.
+    pub async fn run_step(&mut self, id: StepId) -> StepResult<StepState> {
+        let idx = self
+            .steps
+            .iter()
+            .position(|s| s.id() == id)
+            .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))?;
+        self.cx.step = id;
+        let started = Instant::now();
+        self.set_state(id, StepState::Running, None, None);
+        let step = &self.steps[idx];
+        let cx = &mut self.cx;
+        let result: StepResult<StepState> = async {
+            if id != StepId::Hosts && id != StepId::Verify && step.check(cx).await? {
+                return Ok(StepState::Skipped);
+            }
+            step.apply(cx).await?;
+            Ok(StepState::Done)
+        }
+        .await;
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(state) => {
+                if state == StepState::Skipped {
+                    self.cx.note(None, tr!("note.already_done"));
+                }
+                self.set_state(id, state, None, Some(ms));
+                Ok(state)
+            }
+            Err(e) => {
+                self.set_state(id, StepState::Failed, Some(e.message.clone()), Some(ms));
+                self.cx.events.send(Event::Failed { step: id, error: e.message.clone(), hint: e.hint.clone() });
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls back `to` and every later step, newest first, going on past failures and
+    /// returning every error. Steps with nothing recorded are no-ops.
+    pub async fn rollback(&mut self, to: StepId) -> Vec<(StepId, StepError)> {
+        let mut errors = vec![];
+        for id in StepId::ALL.into_iter().rev().filter(|s| *s >= to && *s != StepId::Hosts) {
+            let rec = self.journal().record(id);
+            if rec.undo.is_empty() {
+                if !matches!(rec.state, StepState::Pending | StepState::RolledBack) {
+                    self.set_state(id, StepState::RolledBack, None, None);
+                }
+                continue;
+            }
+            self.cx.step = id;
+            self.set_state(id, StepState::Running, None, None);
+            let mut failed = None;
+            for u in rec.undo.iter().rev() {
+                if let Err(e) = undo::undo(&self.cx, u).await {
+                    self.cx.events.send(Event::Failed { step: id, error: e.message.clone(), hint: e.hint.clone() });
+                    failed.get_or_insert(e);
+                }
+            }
+            match failed {
+                None => {
+                    if let Ok(mut j) = self.cx.journal.lock() {
+                        j.entry(id).undo.clear();
+                    }
+                    self.set_state(id, StepState::RolledBack, None, None);
+                }
+                Some(e) => {
+                    self.set_state(id, StepState::Failed, Some(e.message.clone()), None);
+                    errors.push((id, e));
+                }
+            }
+        }
+        errors
+    }
+
+    pub async fn close(&self) {
+        for h in &self.cx.hosts {
+            h.close().await;
+        }
+    }
+}

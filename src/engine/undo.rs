@@ -1,0 +1,90 @@
+//! Turning journal records back into the state before. Each undo is safe to run twice and
+//! safe to run when the change it undoes never happened.
+
+use super::{Cmd, Cx, Role, StepResult, Undo};
+use crate::quote::{sh, sql_ident, sql_literal};
+use crate::tr;
+
+pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
+    match u {
+        Undo::RestoreFile { host, path, backup, sha256 } => {
+            let (p, b) = (sh(path), sh(backup));
+            let script = format!(
+                "if [ -e {b} ]; then\n  cp -p {b} {p}.pgrepl-restore && mv -f {p}.pgrepl-restore {p}\n  \
+                 sum=$(sha256sum {p} | cut -d' ' -f1)\n  \
+                 if [ \"$sum\" = {sha} ]; then rm -f {b}; echo restored {p}; else echo \"checksum mismatch after restoring {p}: $sum\" >&2; exit 1; fi\n\
+                 else echo no backup at {b}, nothing to restore; fi",
+                sha = sh(sha256)
+            );
+            cx.must(*host, Cmd::new(script)).await?;
+        }
+        Undo::RemoveFile { host, path } => {
+            cx.must(*host, Cmd::new(format!("rm -f {}", sh(path)))).await?;
+        }
+        Undo::MoveBack { host, path, aside, marker } => {
+            let (p, a, m) = (sh(path), sh(aside), sh(marker));
+            let stop = cx.layout(*host)?.stop();
+            // The replica copy is only removed after the old directory is back in place.
+            let script = format!(
+                "{stop}\nif [ -e {a} ]; then\n  \
+                 if [ -e {p} ]; then\n    \
+                 if [ -e {m} ]; then mv {p} {p}.pgrepl-discard; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
+                 fi\n  mv {a} {p} && echo put back {p}\n  \
+                 if [ -e {p}.pgrepl-discard ]; then rm -rf {p}.pgrepl-discard; fi\n\
+                 elif [ -e {m} ] && [ -e {p} ]; then\n  rm -rf {p} && echo removed the replica copy {p}: there was no directory before\nfi\nrm -f {m}"
+            );
+            cx.must(*host, Cmd::new(script)).await?;
+        }
+        Undo::DropRole { name } => {
+            let sql = format!("DROP ROLE IF EXISTS {};", sql_ident(name));
+            cx.sql(Role::Primary, &sql).await?;
+        }
+        Undo::RestoreRole { name, saved } => {
+            let psql = cx.layout(Role::Primary)?.psql();
+            let script = format!("if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi", s = sh(saved));
+            cx.must(Role::Primary, Cmd::new(script)).await?;
+            cx.note(Some(Role::Primary), tr!("note.role_restored", role = name));
+        }
+        Undo::DropTable { name } => {
+            let sql = format!("DROP TABLE IF EXISTS {};", sql_ident(name));
+            cx.sql(Role::Primary, &sql).await?;
+        }
+        Undo::Service { host, was_running } => {
+            let l = cx.layout(*host)?;
+            let script = if *was_running { l.start() } else { l.stop() };
+            cx.must(*host, Cmd::new(script)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// SQL that puts a pre-existing role's flags and password hash back; kept on the host in a
+/// 0600 file, never in the journal.
+pub fn role_restore_sql(name: &str, login: bool, replication: bool, verifier: Option<&str>) -> String {
+    let mut sql = format!(
+        "ALTER ROLE {} WITH {} {}",
+        sql_ident(name),
+        if login { "LOGIN" } else { "NOLOGIN" },
+        if replication { "REPLICATION" } else { "NOREPLICATION" }
+    );
+    match verifier {
+        Some(v) => sql.push_str(&format!(" PASSWORD {};\n", sql_literal(v))),
+        None => sql.push_str(" PASSWORD NULL;\n"),
+    }
+    sql
+}
+
+/// One line saying what undoing `u` will do.
+pub fn describe(u: &Undo) -> String {
+    match u {
+        Undo::RestoreFile { host, path, backup, .. } => tr!("undo.restore_file", host = host, path = path, backup = backup),
+        Undo::RemoveFile { host, path } => tr!("undo.remove_file", host = host, path = path),
+        Undo::MoveBack { host, path, aside, .. } => tr!("undo.move_back", host = host, path = path, aside = aside),
+        Undo::DropRole { name } => tr!("undo.drop_role", role = name),
+        Undo::RestoreRole { name, .. } => tr!("undo.restore_role", role = name),
+        Undo::DropTable { name } => tr!("undo.drop_table", table = name),
+        Undo::Service { host, was_running } => {
+            tr!(if *was_running { "undo.service_start" } else { "undo.service_stop" }, host = host)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `pgrepl lab`: the built-in two-host lab. The namespaces, mounts and sshd are shell work,
+//! so the script lives in `assets/lab/lab.sh` and is compiled into the binary.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use color_eyre::eyre::{bail, eyre, Result};
+
+use crate::tr;
+
+const SCRIPT: &str = include_str!("../assets/lab/lab.sh");
+
+pub const DEFAULT_NAME: &str = "pgrepl";
+
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub name: String,
+    pub subnet: Option<String>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions { name: DEFAULT_NAME.into(), subnet: None }
+    }
+}
+
+/// Where `lab up` writes the lab's files for `name`.
+pub fn dir(name: &str) -> PathBuf {
+    PathBuf::from("/var/lib/pgrepl-lab").join(name)
+}
+
+pub fn config_path(name: &str) -> PathBuf {
+    dir(name).join("pgrepl.toml")
+}
+
+/// Runs `lab.sh ACTION`, letting its output through. Returns the exit code.
+fn run(action: &str, opts: &LabOptions, quiet: bool) -> Result<i32> {
+    if !cfg!(target_os = "linux") {
+        bail!(tr!("lab.linux_only"));
+    }
+    let mut file = tempfile_for_script()?;
+    file.1.write_all(SCRIPT.as_bytes())?;
+    drop(file.1);
+    let mut cmd = Command::new("bash");
+    cmd.arg(&file.0).arg(action).arg("--name").arg(&opts.name);
+    if let Some(s) = &opts.subnet {
+        cmd.arg("--subnet").arg(s);
+    }
+    if quiet {
+        cmd.stdout(Stdio::null());
+    }
+    let status = cmd.status().map_err(|e| eyre!("bash: {e}"))?;
+    let _ = std::fs::remove_file(&file.0);
+    Ok(status.code().unwrap_or(1))
+}
+
+fn tempfile_for_script() -> Result<(PathBuf, std::fs::File)> {
+    let path = std::env::temp_dir().join(format!("pgrepl-lab-{}.sh", std::process::id()));
+    let f = std::fs::File::create(&path)?;
+    Ok((path, f))
+}
+
+fn require_root() -> Result<()> {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref().unwrap_or("") != "0" {
+        bail!(tr!("lab.needs_root"));
+    }
+    Ok(())
+}
+
+pub fn up(opts: &LabOptions) -> Result<PathBuf> {
+    require_root()?;
+    match run("up", opts, false)? {
+        0 => Ok(config_path(&opts.name)),
+        code => bail!(tr!("lab.failed", action = "up", code = code)),
+    }
+}
+
+/// Brings the lab up unless it is already running; returns its config file.
+pub fn ensure(opts: &LabOptions) -> Result<PathBuf> {
+    require_root()?;
+    if run("status", opts, true)? == 0 && config_path(&opts.name).is_file() {
+        return Ok(config_path(&opts.name));
+    }
+    up(opts)
+}
+
+pub fn down(opts: &LabOptions) -> Result<()> {
+    require_root()?;
+    match run("down", opts, false)? {
+        0 => Ok(()),
+        code => bail!(tr!("lab.failed", action = "down", code = code)),
+    }
+}
+
+pub fn status(opts: &LabOptions) -> Result<bool> {
+    Ok(run("status", opts, false)? == 0)
+}

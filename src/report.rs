@@ -1,0 +1,82 @@
+//! Plain-text rendering of engine events: the headless commands print it, and every view
+//! appends it to the transcript file.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::engine::{Event, Role};
+use crate::remote::Stream;
+use crate::tr;
+
+fn tag(host: Option<Role>) -> String {
+    match host {
+        Some(r) => format!("[{r}]"),
+        None => "[pgrepl]".to_string(),
+    }
+}
+
+/// Lines to print for one event; empty for events that only a TUI shows.
+pub fn lines(e: &Event) -> Vec<String> {
+    match e {
+        Event::State { step, state } => vec![format!("==> {step}: {}", tr!(state.key()))],
+        Event::Planned { host, command, .. } | Event::CommandStarted { host, command, .. } => command
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{} {} {l}", tag(Some(*host)), if i == 0 { "$" } else { ">" }))
+            .collect(),
+        Event::Line { host, stream, text, .. } => vec![match stream {
+            Stream::Stdout => format!("{} {text}", tag(Some(*host))),
+            Stream::Stderr => format!("{} ! {text}", tag(Some(*host))),
+        }],
+        Event::Progress { .. } => vec![],
+        Event::CommandFinished { host, status, elapsed, .. } => {
+            if *status == 0 {
+                vec![]
+            } else {
+                vec![format!("{} {}", tag(Some(*host)), tr!("report.exit", status = status, secs = format!("{:.2}", elapsed.as_secs_f64())))]
+            }
+        }
+        Event::Note { host, text, .. } => vec![format!("{} {text}", tag(*host))],
+        Event::Failed { step, error, hint } => {
+            let mut v = vec![tr!("report.failed", step = step, error = error)];
+            if let Some(h) = hint {
+                v.push(tr!("report.hint", hint = h));
+            }
+            v
+        }
+        Event::Verified(r) => vec![tr!(
+            "report.verified",
+            walsender = r.walsender,
+            walreceiver = r.walreceiver,
+            state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
+            recovery = r.standby_in_recovery,
+            canary = r.canary_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "-".into()),
+            lag = r.lag_bytes.map(|b| format!("{b} B")).unwrap_or_else(|| "-".into())
+        )],
+        Event::Paused => vec![tr!("report.paused")],
+        Event::Resumed => vec![tr!("report.resumed")],
+    }
+}
+
+/// Appends every event to `transcript-<id>.log` in the state directory.
+pub struct Transcript(Option<std::fs::File>);
+
+impl Transcript {
+    pub fn open(dir: &Path, id: &str) -> Transcript {
+        let _ = std::fs::create_dir_all(dir);
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("transcript-{id}.log")))
+            .ok();
+        Transcript(f)
+    }
+
+    pub fn write(&mut self, e: &Event) {
+        if let Some(f) = &mut self.0 {
+            for l in lines(e) {
+                let _ = writeln!(f, "{l}");
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Editing a config file on a host: read it, back it up once, record how to restore it,
+//! then replace it atomically with the same owner and mode.
+
+use crate::engine::{Cmd, Cx, Role, StepError, StepResult, Undo};
+use crate::quote::sh;
+use crate::tr;
+
+pub fn backup_path(cx: &Cx, path: &str) -> String {
+    format!("{path}.pgrepl-{}.orig", cx.journal_id())
+}
+
+/// The file's text, or None if it does not exist.
+pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
+    let p = sh(path);
+    let done = cx
+        .must(r, Cmd::new(format!("if [ -e {p} ]; then echo present; cat {p}; else echo absent; fi")).quiet())
+        .await?;
+    match done.stdout.split_once('\n') {
+        Some(("present", rest)) => Ok(Some(rest.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// The script that writes stdin to `path` (keeping owner and mode when it exists, else
+/// `owner`/`mode`), backing the original up first.
+pub fn write_script(path: &str, backup: &str, owner: &str, mode: &str) -> String {
+    let (p, b) = (sh(path), sh(backup));
+    format!(
+        "umask 077\nif [ -e {p} ]; then\n  [ -e {b} ] || cp -p {p} {b} || exit 1\n  \
+         cat > {p}.pgrepl-new && chown --reference={p} {p}.pgrepl-new && chmod --reference={p} {p}.pgrepl-new || exit 1\nelse\n  \
+         cat > {p}.pgrepl-new && chown {owner} {p}.pgrepl-new && chmod {mode} {p}.pgrepl-new || exit 1\nfi\n\
+         mv -f {p}.pgrepl-new {p}"
+    )
+}
+
+/// Writes `new` to `path` when it differs from what is there. Returns whether it changed.
+/// The undo is recorded before anything is touched.
+pub async fn write(cx: &Cx, r: Role, path: &str, new: &str, owner: &str, mode: &str) -> StepResult<bool> {
+    let current = read(cx, r, path).await?;
+    if current.as_deref() == Some(new) {
+        return Ok(false);
+    }
+    let backup = backup_path(cx, path);
+    match current {
+        Some(_) => {
+            // The original's checksum: from the backup if an earlier run already made one.
+            let (p, b) = (sh(path), sh(&backup));
+            let sum = cx
+                .must(r, Cmd::new(format!("if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi")).quiet())
+                .await?;
+            let sha256 = sum.stdout.split_whitespace().next().unwrap_or_default().to_string();
+            if sha256.len() != 64 {
+                return Err(StepError::new(tr!("error.checksum", path = path)));
+            }
+            cx.remember(Undo::RestoreFile { host: r, path: path.to_string(), backup, sha256 })?;
+        }
+        None => cx.remember(Undo::RemoveFile { host: r, path: path.to_string() })?,
+    }
+    cx.must(r, Cmd::new(write_script(path, &backup_path(cx, path), owner, mode)).stdin(new))
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,153 @@
+//! Step 1: reach both hosts and learn what they are. Read-only.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult};
+use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
+use crate::remote::{Host, Privilege, SshOptions, SshRemote, Stream};
+use crate::tr;
+
+pub struct Hosts;
+
+const PRIVILEGE_CHECK: &str = "id -u; if sudo -n true >/dev/null 2>&1; then echo sudo-ok; fi";
+
+fn ssh_line(cx: &Cx, r: Role) -> String {
+    let t = match r {
+        Role::Primary => &cx.setup.primary,
+        Role::Standby => &cx.setup.standby,
+    };
+    format!("ssh -p {} {}@{}", t.port, t.user, t.host)
+}
+
+#[async_trait]
+impl Step for Hosts {
+    fn id(&self) -> StepId {
+        StepId::Hosts
+    }
+
+    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
+        Ok(Role::BOTH
+            .into_iter()
+            .flat_map(|r| {
+                [
+                    (r, ssh_line(cx, r)),
+                    (r, PRIVILEGE_CHECK.to_string()),
+                    (r, probe_script().to_string()),
+                ]
+            })
+            .collect())
+    }
+
+    async fn check(&self, _cx: &Cx) -> StepResult<bool> {
+        Ok(false)
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        let options: Vec<SshOptions> = [&cx.setup.primary, &cx.setup.standby]
+            .into_iter()
+            .map(|t| SshOptions {
+                host: t.host.clone(),
+                user: t.user.clone(),
+                port: t.port,
+                identity_file: t.identity_file.clone(),
+                known_hosts_file: cx.setup.ssh.known_hosts_file.clone(),
+                config_file: cx.setup.ssh.config_file.clone(),
+                accept_new_host_keys: cx.setup.ssh.accept_new_host_keys,
+                connect_timeout: cx.setup.ssh.connect_timeout_secs.map(std::time::Duration::from_secs),
+            })
+            .collect();
+        for r in Role::BOTH {
+            cx.events.send(Event::CommandStarted { step: StepId::Hosts, host: r, command: ssh_line(cx, r) });
+        }
+        // Both connections at once: each costs a TCP + SSH handshake.
+        let (p, s) = tokio::join!(SshRemote::connect(&options[0]), SshRemote::connect(&options[1]));
+        let mut hosts = vec![];
+        for (r, res) in Role::BOTH.into_iter().zip([p, s]) {
+            let remote = res.map_err(|e| {
+                StepError::new(tr!("error.connect_host", host = r, problem = e)).hint(tr!("hint.ssh"))
+            })?;
+            hosts.push(Host::new(Arc::new(remote), Privilege::Root));
+        }
+        // Who are we there: root, or a user with passwordless sudo?
+        for (r, host) in Role::BOTH.into_iter().zip(hosts.iter_mut()) {
+            let mut ignore = |_: Stream, _: &str| {};
+            let out = host.run_plain(PRIVILEGE_CHECK, &mut ignore).await?;
+            let mut lines = out.stdout.lines();
+            let uid = lines.next().unwrap_or_default().trim().to_string();
+            let sudo = out.stdout.contains("sudo-ok");
+            let privilege = if uid == "0" {
+                Privilege::Root
+            } else if sudo {
+                Privilege::Sudo
+            } else {
+                return Err(StepError::new(tr!("error.no_root", host = r)).hint(tr!("hint.sudo_password")));
+            };
+            host.set_privilege(privilege);
+            cx.note(Some(r), tr!(if privilege == Privilege::Root { "note.as_root" } else { "note.as_sudo" }));
+        }
+        cx.hosts = hosts;
+        let (p, s) = tokio::join!(
+            cx.must(Role::Primary, Cmd::new(probe_script()).quiet()),
+            cx.must(Role::Standby, Cmd::new(probe_script()).quiet())
+        );
+        let facts = vec![HostFacts::parse(&p?.stdout), HostFacts::parse(&s?.stdout)];
+        if facts[0].hostname == facts[1].hostname
+            && facts[0].machine_id == facts[1].machine_id
+            && !facts[0].hostname.is_empty()
+        {
+            return Err(StepError::new(tr!("error.same_machine", host = facts[0].hostname)));
+        }
+        let version = cx
+            .setup
+            .pg_version
+            .or_else(|| facts[0].installed.last().copied())
+            .or_else(|| default_pg_version(&facts[0]))
+            .ok_or_else(|| StepError::new(tr!("error.no_version")).hint(tr!("hint.set_version")))?;
+        let mut layouts = vec![];
+        for (r, f) in Role::BOTH.into_iter().zip(&facts) {
+            let layout = Layout::new(f, version, &cx.setup.cluster, cx.setup.pg_port)
+                .map_err(|e| StepError::new(format!("{r}: {e}")))?;
+            layouts.push(layout);
+            let os = match &f.family {
+                OsFamily::Debian => "Debian",
+                OsFamily::Rhel => "RHEL",
+                OsFamily::Other(o) => o.as_str(),
+            };
+            let clusters: Vec<String> = f
+                .clusters
+                .iter()
+                .map(|c| format!("{}/{} :{} {}", c.version, c.name, c.port, if c.running { "online" } else { "down" }))
+                .collect();
+            cx.note(
+                Some(r),
+                tr!(
+                    "note.host_facts",
+                    host = f.hostname,
+                    os = format!("{os} {} ({})", f.os_version, f.os_id),
+                    systemd = if f.systemd { "systemd" } else { "no systemd" },
+                    installed = f.installed.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+                    clusters = if clusters.is_empty() { "-".to_string() } else { clusters.join(", ") }
+                ),
+            );
+        }
+        // The whitelist must cover the standby's address as the primary will see it.
+        let covered = facts[1]
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<ipnet::IpNet>().ok())
+            .any(|a| cx.setup.allowed_cidr.contains(&a.addr()));
+        if !covered && !facts[1].addresses.is_empty() {
+            cx.note(
+                Some(Role::Standby),
+                tr!("note.cidr_misses_standby", cidr = cx.setup.allowed_cidr, addresses = facts[1].addresses.join(", ")),
+            );
+        }
+        cx.note(None, tr!("note.version", version = version));
+        cx.facts = facts;
+        cx.layouts = layouts;
+        cx.version = Some(version);
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Step 2: the server packages on both hosts; the primary's cluster created and running.
+
+use async_trait::async_trait;
+
+use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use crate::platform::{Layout, OsFamily};
+use crate::quote::sh;
+
+pub struct Install;
+
+/// What each host needs: the package everywhere; on the primary a running cluster; on a
+/// Debian standby a cluster too, because its configuration directory is where the standby
+/// settings go.
+fn scripts(l: &Layout, r: Role) -> Vec<String> {
+    let mut s = vec![l.install()];
+    if r == Role::Primary || l.family == OsFamily::Debian {
+        s.push(l.create_cluster());
+    }
+    if r == Role::Primary {
+        s.push(l.start());
+        s.extend(l.enable());
+    }
+    s
+}
+
+fn done_check(l: &Layout, r: Role) -> String {
+    let mut s = l.package_check();
+    if r == Role::Primary || l.family == OsFamily::Debian {
+        s.push_str(&format!(" && [ -f {} ]", sh(&format!("{}/PG_VERSION", l.data_dir()))));
+    }
+    if r == Role::Primary {
+        s.push_str(&format!(" && {}", l.is_running()));
+    }
+    s
+}
+
+#[async_trait]
+impl Step for Install {
+    fn id(&self) -> StepId {
+        StepId::Install
+    }
+
+    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
+        let mut out = vec![];
+        for r in Role::BOTH {
+            for s in scripts(cx.layout(r)?, r) {
+                out.push((r, s));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn check(&self, cx: &Cx) -> StepResult<bool> {
+        let (p, s) = tokio::join!(
+            cx.run(Role::Primary, Cmd::new(done_check(cx.layout(Role::Primary)?, Role::Primary))),
+            cx.run(Role::Standby, Cmd::new(done_check(cx.layout(Role::Standby)?, Role::Standby)))
+        );
+        Ok(p?.ok() && s?.ok())
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        let primary = cx.layout(Role::Primary)?;
+        let was_running = cx.run(Role::Primary, Cmd::new(primary.is_running())).await?.ok();
+        if !was_running {
+            cx.remember(Undo::Service { host: Role::Primary, was_running: false })?;
+        }
+        let cx = &*cx;
+        // The two hosts install at the same time; each host's commands run in order.
+        let on = |r: Role| async move {
+            for s in scripts(cx.layout(r)?, r) {
+                cx.must(r, Cmd::new(s)).await?;
+            }
+            StepResult::Ok(())
+        };
+        let (p, s) = tokio::join!(on(Role::Primary), on(Role::Standby));
+        p.and(s)
+    }
+}

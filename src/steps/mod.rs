@@ -1,0 +1,93 @@
+//! The six steps, one module each, plus what several of them share.
+
+pub mod block;
+mod files;
+pub mod password;
+
+mod base_backup;
+mod hosts;
+mod install;
+mod replica_role;
+mod verify;
+mod whitelist;
+
+pub use base_backup::BaseBackup;
+pub use hosts::Hosts;
+pub use install::Install;
+pub use replica_role::ReplicaRole;
+pub use verify::Verify;
+pub use whitelist::Whitelist;
+
+use crate::engine::{Cx, Role, Step, StepError, StepResult};
+use crate::tr;
+
+pub fn all() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(Hosts),
+        Box::new(Install),
+        Box::new(ReplicaRole),
+        Box::new(Whitelist),
+        Box::new(BaseBackup),
+        Box::new(Verify),
+    ]
+}
+
+/// The address the standby uses to reach the primary's PostgreSQL. The configured host may
+/// be an ssh alias that only this machine knows, so prefer a real address of the primary:
+/// the configured one if it is an address, else one on the standby's network.
+pub fn primary_address(cx: &Cx) -> StepResult<String> {
+    let configured = &cx.setup.primary.host;
+    if configured.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(configured.clone());
+    }
+    let primary = cx.facts(Role::Primary)?;
+    let standby = cx.facts(Role::Standby)?;
+    let nets: Vec<ipnet::IpNet> = standby.addresses.iter().filter_map(|a| a.parse().ok()).collect();
+    let addrs: Vec<ipnet::IpNet> = primary.addresses.iter().filter_map(|a| a.parse().ok()).collect();
+    addrs
+        .iter()
+        .find(|a| nets.iter().any(|n| n.contains(&a.addr())))
+        .or(addrs.first())
+        .map(|a| a.addr().to_string())
+        .ok_or_else(|| StepError::new(tr!("error.no_primary_address", host = configured)))
+}
+
+/// A name for the standby in `pg_stat_replication` (application_name): letters, digits, `_`.
+pub fn application_name(cx: &Cx) -> String {
+    let host = cx.facts(Role::Standby).map(|f| f.hostname.clone()).unwrap_or_default();
+    let clean: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
+    if clean.is_empty() {
+        "pgrepl_standby".into()
+    } else {
+        clean
+    }
+}
+
+/// The password the step needs; a clear error when there is none.
+pub fn password(cx: &Cx) -> StepResult<&crate::secret::Secret> {
+    cx.password
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StepError::new(tr!("error.no_password")).hint(tr!("hint.no_password")))
+}
+
+/// Settings read from `pg_settings` as name → value.
+pub async fn settings(cx: &Cx, r: Role, names: &[&str]) -> StepResult<std::collections::HashMap<String, String>> {
+    let list = names.iter().map(|n| crate::quote::sql_literal(n)).collect::<Vec<_>>().join(", ");
+    let rows = cx
+        .sql(r, &format!("SELECT name, setting FROM pg_settings WHERE name IN ({list});"))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.first()?.clone(), r.get(1)?.clone())))
+        .collect())
+}
+
+/// The verification on its own, for `pgrepl verify`.
+pub async fn verify_report(cx: &Cx) -> StepResult<crate::engine::VerifyReport> {
+    verify::verify(cx).await
+}

@@ -1,0 +1,107 @@
+//! Step 3: the replication role on the primary, LOGIN REPLICATION with the password.
+
+use async_trait::async_trait;
+
+use super::password::{matches, verifier_for};
+use crate::engine::undo::role_restore_sql;
+use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use crate::quote::{sh, sql_ident, sql_literal};
+use crate::secret::MASK;
+use crate::tr;
+
+pub struct ReplicaRole;
+
+struct Existing {
+    login: bool,
+    replication: bool,
+    verifier: Option<String>,
+}
+
+/// The role as it is now. The password hash is read quietly: it stays out of every pane.
+async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
+    let sql = format!(
+        "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_authid WHERE rolname = {};",
+        sql_literal(role)
+    );
+    let psql = cx.layout(Role::Primary)?.psql();
+    let done = cx.must(Role::Primary, Cmd::sql(psql, &sql).quiet()).await?;
+    Ok(crate::engine::rows(&done.stdout).first().map(|r| Existing {
+        login: r.first().map(|v| v == "t").unwrap_or(false),
+        replication: r.get(1).map(|v| v == "t").unwrap_or(false),
+        verifier: r.get(2).filter(|v| !v.is_empty()).cloned(),
+    }))
+}
+
+fn statement(verb: &str, role: &str, password: &str) -> String {
+    format!("{verb} ROLE {} WITH LOGIN REPLICATION PASSWORD {};", sql_ident(role), sql_literal(password))
+}
+
+#[async_trait]
+impl Step for ReplicaRole {
+    fn id(&self) -> StepId {
+        StepId::ReplicaRole
+    }
+
+    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
+        let psql = cx.layout(Role::Primary)?.psql();
+        let shown = statement("CREATE", &cx.setup.replication_user, MASK);
+        Ok(vec![(Role::Primary, Cmd::sql(psql, &shown).display())])
+    }
+
+    async fn check(&self, cx: &Cx) -> StepResult<bool> {
+        let password = super::password(cx)?;
+        Ok(match existing(cx, &cx.setup.replication_user).await? {
+            Some(e) => {
+                e.login
+                    && e.replication
+                    && e.verifier.as_deref().is_some_and(|v| matches(v, &cx.setup.replication_user, password.expose()))
+            }
+            None => false,
+        })
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        let role = cx.setup.replication_user.clone();
+        let password = super::password(cx)?.clone();
+        let version = cx.layout(Role::Primary)?.version;
+        let psql = cx.layout(Role::Primary)?.psql();
+        let before = existing(cx, &role).await?;
+        let created_by_us = cx.remembered().iter().any(|u| matches!(u, Undo::DropRole { .. }));
+        let verb = match (&before, created_by_us) {
+            (None, _) => {
+                cx.remember(Undo::DropRole { name: role.clone() })?;
+                "CREATE"
+            }
+            (Some(_), true) => "ALTER",
+            (Some(e), false) => {
+                // Someone else's role: keep what it was in a root-only file on the host so
+                // rollback can put its flags and password back. Never in the journal.
+                let saved = format!(
+                    "{}/.pgrepl-{}-role-{}.sql",
+                    cx.layout(Role::Primary)?.postgres_home(),
+                    cx.journal_id(),
+                    role
+                );
+                if !cx.remembered().iter().any(|u| matches!(u, Undo::RestoreRole { .. })) {
+                    cx.remember(Undo::RestoreRole { name: role.clone(), saved: saved.clone() })?;
+                    let sql = role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
+                    let s = sh(&saved);
+                    cx.must(
+                        Role::Primary,
+                        Cmd::new(format!("umask 077; [ -e {s} ] || cat > {s}")).stdin(&sql).quiet(),
+                    )
+                    .await?;
+                }
+                cx.note(Some(Role::Primary), tr!("note.role_existed", role = role));
+                "ALTER"
+            }
+        };
+        // The hash, not the password, goes to the server when we can compute it, so the
+        // plain text cannot end up in the server's log.
+        let secret_value = verifier_for(version, &role, password.expose()).unwrap_or_else(|| password.expose().to_string());
+        let sql = statement(verb, &role, &secret_value);
+        let shown = statement(verb, &role, MASK);
+        cx.must(Role::Primary, Cmd::sql(psql, &sql).masked(shown)).await?;
+        Ok(())
+    }
+}

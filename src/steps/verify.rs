@@ -1,0 +1,150 @@
+//! Step 6: the tutorial's checks, plus proof by data: a row written on the primary is read
+//! back on the standby.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, Undo, VerifyReport};
+use crate::quote::sql_literal;
+use crate::tr;
+
+pub struct Verify;
+
+pub const CANARY_TABLE: &str = "pgrepl_canary";
+/// How long streaming may take to show up after the standby starts.
+const STREAMING_WAIT: Duration = Duration::from_secs(30);
+const CANARY_WAIT: Duration = Duration::from_secs(30);
+
+const WALSENDER: &str = "ps -eo args | grep '[w]alsender' || true";
+const WALRECEIVER: &str = "ps -eo args | grep '[w]alreceiver' || true";
+
+fn replication_sql(cx: &Cx) -> StepResult<String> {
+    let l = cx.layout(Role::Primary)?;
+    let lag = if l.version.major >= 10 {
+        "pg_wal_lsn_diff(sent_lsn, replay_lsn)"
+    } else {
+        "pg_xlog_location_diff(sent_location, replay_location)"
+    };
+    Ok(format!(
+        "SELECT application_name, coalesce(client_addr::text, 'local'), state, sync_state, coalesce({lag}, 0)::bigint FROM pg_stat_replication;"
+    ))
+}
+
+/// Polls until `probe` says yes or `limit` passes; readiness, not a fixed sleep.
+async fn poll<F, Fut>(limit: Duration, mut probe: F) -> StepResult<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StepResult<bool>>,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if probe().await? {
+            return Ok(true);
+        }
+        if start.elapsed() > limit {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[async_trait]
+impl Step for Verify {
+    fn id(&self) -> StepId {
+        StepId::Verify
+    }
+
+    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
+        let (p, s) = (cx.layout(Role::Primary)?, cx.layout(Role::Standby)?);
+        Ok(vec![
+            (Role::Primary, WALSENDER.to_string()),
+            (Role::Standby, WALRECEIVER.to_string()),
+            (Role::Primary, Cmd::sql(p.psql(), &replication_sql(cx)?).display()),
+            (Role::Standby, Cmd::sql(s.psql(), "SELECT pg_is_in_recovery();").display()),
+            (Role::Primary, Cmd::sql(p.psql(), &format!("INSERT INTO {CANARY_TABLE} (token) VALUES ('<random>');")).display()),
+            (Role::Standby, Cmd::sql(s.psql(), &format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = '<random>';")).display()),
+        ])
+    }
+
+    async fn check(&self, _cx: &Cx) -> StepResult<bool> {
+        Ok(false)
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        let report = verify(cx).await?;
+        cx.events.send(Event::Verified(report.clone()));
+        if report.passed {
+            cx.note(None, tr!("note.verified", ms = report.canary_ms.unwrap_or(0)));
+            Ok(())
+        } else {
+            Err(StepError::new(tr!("error.verify_failed")).hint(tr!("hint.verify_failed")))
+        }
+    }
+}
+
+pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let sql = replication_sql(cx)?;
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    let streaming = loop {
+        let rows = cx.sql(Role::Primary, &sql).await?;
+        report.replication_state = rows.iter().find_map(|r| r.get(2).cloned());
+        report.lag_bytes = rows.iter().find_map(|r| r.get(4).and_then(|v| v.parse().ok()));
+        if report.replication_state.as_deref() == Some("streaming") {
+            break true;
+        }
+        if started.elapsed() > STREAMING_WAIT {
+            break false;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    };
+    let (sender, receiver) = tokio::join!(
+        cx.run(Role::Primary, Cmd::new(WALSENDER)),
+        cx.run(Role::Standby, Cmd::new(WALRECEIVER))
+    );
+    report.walsender = !sender?.stdout.trim().is_empty();
+    report.walreceiver = !receiver?.stdout.trim().is_empty();
+    let rec = cx.sql(Role::Standby, "SELECT pg_is_in_recovery();").await?;
+    report.standby_in_recovery = rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
+
+    if streaming && report.standby_in_recovery {
+        let exists = cx
+            .sql(Role::Primary, &format!("SELECT count(*) FROM pg_class WHERE relname = {};", sql_literal(CANARY_TABLE)))
+            .await?;
+        if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
+            cx.remember(Undo::DropTable { name: CANARY_TABLE.to_string() })?;
+        }
+        let mut raw = [0u8; 8];
+        getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
+        let token = hex::encode(raw);
+        let insert = format!(
+            "CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());\n\
+             INSERT INTO {CANARY_TABLE} (token) VALUES ({});",
+            sql_literal(&token)
+        );
+        cx.sql(Role::Primary, &insert).await?;
+        let started = Instant::now();
+        let probe = format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = {};", sql_literal(&token));
+        let seen = poll(CANARY_WAIT, || async {
+            let rows = cx.run(Role::Standby, Cmd::sql(cx.layout(Role::Standby)?.psql(), &probe)).await?;
+            Ok(rows.ok() && rows.stdout.trim() == "1")
+        })
+        .await?;
+        if seen {
+            report.canary_ms = Some(started.elapsed().as_millis() as u64);
+        }
+        cx.sql(Role::Primary, &format!("DELETE FROM {CANARY_TABLE} WHERE token = {};", sql_literal(&token)))
+            .await?;
+    }
+    report.passed = streaming
+        && report.walsender
+        && report.walreceiver
+        && report.standby_in_recovery
+        && report.canary_ms.is_some();
+    Ok(report)
+}
