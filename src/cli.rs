@@ -15,7 +15,11 @@ use crate::secret::Secret;
 use crate::tr;
 
 #[derive(Parser, Debug)]
-#[command(name = "pgrepl", version, about = "Set up PostgreSQL streaming replication (primary + hot standby) over SSH, one step at a time")]
+#[command(
+    name = "pgrepl",
+    version,
+    about = "Set up PostgreSQL streaming replication (primary + hot standby) over SSH, one step at a time"
+)]
 pub struct Cli {
     /// Setup file (TOML); with no subcommand, pre-fills the wizard.
     #[arg(long, global = true)]
@@ -85,7 +89,11 @@ fn parse_step(s: &str) -> Result<StepId, String> {
 pub fn state_dir(cli: &Cli) -> PathBuf {
     cli.state_dir.clone().unwrap_or_else(|| {
         directories::ProjectDirs::from("", "", "pgrepl")
-            .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf())
+            .map(|d| {
+                d.state_dir()
+                    .unwrap_or_else(|| d.data_local_dir())
+                    .to_path_buf()
+            })
             .unwrap_or_else(|| std::env::temp_dir().join("pgrepl"))
     })
 }
@@ -98,15 +106,23 @@ pub fn load_setup(path: &Path) -> Result<Setup> {
 /// The replication password: a file given on the command line, else the environment.
 pub fn password(cli: &Cli) -> Result<Option<Secret>> {
     if let Some(f) = &cli.replica_password_file {
-        let text = std::fs::read_to_string(f).map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
         let pw = text.strip_suffix('\n').unwrap_or(&text).to_string();
         return Ok(Some(Secret::new(pw)));
     }
-    Ok(std::env::var("PGREPL_REPLICA_PASSWORD").ok().filter(|p| !p.is_empty()).map(Secret::new))
+    Ok(std::env::var("PGREPL_REPLICA_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Secret::new))
 }
 
 /// Prints events as they come and appends them to the transcript.
-fn printer(mut rx: mpsc::UnboundedReceiver<Event>, mut transcript: Transcript, json: bool) -> tokio::task::JoinHandle<()> {
+fn printer(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    mut transcript: Transcript,
+    json: bool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             transcript.write(&e);
@@ -160,8 +176,15 @@ fn failure(step: StepId, e: &StepError) -> color_eyre::Report {
 
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
-        Some(Command::Lab { action, name, subnet }) => {
-            let opts = LabOptions { name: name.clone(), subnet: subnet.clone() };
+        Some(Command::Lab {
+            action,
+            name,
+            subnet,
+        }) => {
+            let opts = LabOptions {
+                name: name.clone(),
+                subnet: subnet.clone(),
+            };
             match action {
                 LabAction::Up => {
                     let path = lab::up(&opts)?;
@@ -175,14 +198,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Plan) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let mut s = Session::open(&cli, setup, None, false)?;
-            s.engine.run_step(StepId::Hosts).await.map_err(|e| failure(StepId::Hosts, &e))?;
+            s.engine
+                .run_step(StepId::Hosts)
+                .await
+                .map_err(|e| failure(StepId::Hosts, &e))?;
             for id in StepId::ALL.into_iter().skip(1) {
                 let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                 println!("\n== {id}: {}\n   {}", d.what, d.why);
                 match s.engine.preview(id) {
                     Ok(cmds) => {
                         for (host, command) in cmds {
-                            s.engine.cx.events.send(Event::Planned { step: id, host, command });
+                            s.engine.cx.events.send(Event::Planned {
+                                step: id,
+                                host,
+                                command,
+                            });
                         }
                     }
                     Err(e) => println!("   {e}"),
@@ -219,12 +249,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     break 'run 1;
                 }
                 times.push((StepId::Hosts, t.elapsed()));
-                for id in StepId::ALL.into_iter().filter(|i| *i >= from.max(StepId::Install) && *i <= to) {
+                for id in StepId::ALL
+                    .into_iter()
+                    .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
+                {
                     if !yes {
                         let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                         println!("\n== {id}: {}\n   {}", d.what, d.why);
                         for (host, cmd) in s.engine.preview(id).unwrap_or_default() {
-                            for l in report::lines(&Event::Planned { step: id, host, command: cmd }) {
+                            for l in report::lines(&Event::Planned {
+                                step: id,
+                                host,
+                                command: cmd,
+                            }) {
                                 println!("{l}");
                             }
                         }
@@ -244,14 +281,24 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
                 0
             };
-            s.engine.cx.events.send(Event::Note { step: StepId::Verify, host: None, text: String::new() });
             let journal = s.engine.journal();
             s.finish().await;
             if code == 0 {
-                println!("\n{}", tr!("report.timings_header", secs = format!("{:.1}", started.elapsed().as_secs_f64())));
+                println!(
+                    "\n{}",
+                    tr!(
+                        "report.timings_header",
+                        secs = format!("{:.1}", started.elapsed().as_secs_f64())
+                    )
+                );
                 for (id, d) in times {
                     let state = journal.state(id);
-                    println!("  {:<13} {:>7.2}s  {}", id.name(), d.as_secs_f64(), tr!(state.key()));
+                    println!(
+                        "  {:<13} {:>7.2}s  {}",
+                        id.name(),
+                        d.as_secs_f64(),
+                        tr!(state.key())
+                    );
                 }
             }
             Ok(code)
@@ -315,17 +362,26 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         None => {
-            let path = if cli.lab { Some(lab::ensure(&LabOptions::default())?) } else { cli.config.clone() };
+            let path = if cli.lab {
+                Some(lab::ensure(&LabOptions::default())?)
+            } else {
+                cli.config.clone()
+            };
             crate::wizard::run(&cli, path).await
         }
     }
 }
 
 fn config_path(cli: &Cli) -> Result<PathBuf> {
-    cli.config.clone().ok_or_else(|| eyre!(tr!("error.need_config")))
+    cli.config
+        .clone()
+        .ok_or_else(|| eyre!(tr!("error.need_config")))
 }
 
 #[allow(dead_code)]
 fn journal_states(engine: &Engine) -> Vec<(StepId, StepState)> {
-    StepId::ALL.iter().map(|id| (*id, engine.state(*id))).collect()
+    StepId::ALL
+        .iter()
+        .map(|id| (*id, engine.state(*id)))
+        .collect()
 }

@@ -158,10 +158,16 @@ impl Target {
 
 impl Config {
     pub fn load(path: &Path) -> color_eyre::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| color_eyre::eyre::eyre!(tr!("error.config_read", path = path.display(), problem = e)))?;
-        Self::parse(&text)
-            .map_err(|e| color_eyre::eyre::eyre!(tr!("error.config_parse", path = path.display(), problem = e)))
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            color_eyre::eyre::eyre!(tr!("error.config_read", path = path.display(), problem = e))
+        })?;
+        Self::parse(&text).map_err(|e| {
+            color_eyre::eyre::eyre!(tr!(
+                "error.config_parse",
+                path = path.display(),
+                problem = e
+            ))
+        })
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
@@ -187,7 +193,10 @@ impl Config {
                 match PgVersion::parse(&text) {
                     Some(v) if v.is_supported() => Some(v),
                     _ => {
-                        errors.push(field("postgres.version", tr!("error.bad_pg_version", value = text)));
+                        errors.push(field(
+                            "postgres.version",
+                            tr!("error.bad_pg_version", value = text),
+                        ));
                         None
                     }
                 }
@@ -208,11 +217,17 @@ impl Config {
         };
         if let Some(m) = &pg.hba_method {
             if !["scram-sha-256", "md5"].contains(&m.as_str()) {
-                errors.push(field("postgres.hba_method", tr!("error.bad_hba_method", value = m)));
+                errors.push(field(
+                    "postgres.hba_method",
+                    tr!("error.bad_hba_method", value = m),
+                ));
             }
         }
         if !is_plain_name(&pg.cluster) {
-            errors.push(field("postgres.cluster", tr!("error.bad_cluster", value = pg.cluster)));
+            errors.push(field(
+                "postgres.cluster",
+                tr!("error.bad_cluster", value = pg.cluster),
+            ));
         }
         if let (Some(p), Some(s)) = (&primary, &standby) {
             if p.host == s.host && p.port == s.port {
@@ -220,17 +235,21 @@ impl Config {
             }
         }
         match (primary, standby, pg_port, allowed_cidr) {
-            (Some(primary), Some(standby), Some(pg_port), Some(allowed_cidr)) if errors.is_empty() => Ok(Setup {
-                primary,
-                standby,
-                pg_version,
-                pg_port,
-                replication_user: pg.replication_user.clone(),
-                allowed_cidr,
-                hba_method: pg.hba_method.clone(),
-                cluster: pg.cluster.clone(),
-                ssh: self.ssh.clone(),
-            }),
+            (Some(primary), Some(standby), Some(pg_port), Some(allowed_cidr))
+                if errors.is_empty() =>
+            {
+                Ok(Setup {
+                    primary,
+                    standby,
+                    pg_version,
+                    pg_port,
+                    replication_user: pg.replication_user.clone(),
+                    allowed_cidr,
+                    hba_method: pg.hba_method.clone(),
+                    cluster: pg.cluster.clone(),
+                    ssh: self.ssh.clone(),
+                })
+            }
             _ => Err(ConfigErrors(errors)),
         }
     }
@@ -246,10 +265,16 @@ fn field(name: &str, problem: String) -> FieldError {
 fn check_target(role: &str, h: &HostConfig, errors: &mut Vec<FieldError>) -> Option<Target> {
     let before = errors.len();
     if !is_host(&h.host) {
-        errors.push(field(&format!("{role}.host"), tr!("error.bad_host", value = h.host)));
+        errors.push(field(
+            &format!("{role}.host"),
+            tr!("error.bad_host", value = h.host),
+        ));
     }
     if !is_user_name(&h.user) {
-        errors.push(field(&format!("{role}.user"), tr!("error.bad_user", value = h.user)));
+        errors.push(field(
+            &format!("{role}.user"),
+            tr!("error.bad_user", value = h.user),
+        ));
     }
     let port = check_port(&format!("{role}.port"), h.port, errors);
     if let Some(f) = &h.identity_file {
@@ -293,7 +318,11 @@ pub fn check_cidr(text: &str) -> Result<IpNet, String> {
         },
     };
     if net.trunc() != net {
-        return Err(tr!("error.cidr_host_bits", value = text, network = net.trunc()));
+        return Err(tr!(
+            "error.cidr_host_bits",
+            value = text,
+            network = net.trunc()
+        ));
     }
     Ok(net)
 }
@@ -309,8 +338,7 @@ pub fn is_host(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && !s.starts_with('-')
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._:%[]".contains(&b))
 }
 
@@ -334,7 +362,8 @@ pub fn is_role_name(s: &str) -> bool {
 fn is_plain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
 }
 
 #[cfg(test)]
@@ -387,7 +416,10 @@ allowed_cidr = "10.77.0.0/24"
     #[test]
     fn cidr_rules() {
         assert!(check_cidr("10.77.0.0/24").is_ok());
-        assert_eq!(check_cidr("10.77.0.11").unwrap().to_string(), "10.77.0.11/32");
+        assert_eq!(
+            check_cidr("10.77.0.11").unwrap().to_string(),
+            "10.77.0.11/32"
+        );
         assert!(check_cidr("fd00::/64").is_ok());
         assert!(check_cidr("10.77.0.5/24").is_err(), "host bits set");
         assert!(check_cidr("").is_err());
@@ -397,7 +429,9 @@ allowed_cidr = "10.77.0.0/24"
 
     #[test]
     fn same_host_and_port_is_refused() {
-        let t = GOOD.replace("10.77.0.11", "10.77.0.10").replace("port = 2222\n", "");
+        let t = GOOD
+            .replace("10.77.0.11", "10.77.0.10")
+            .replace("port = 2222\n", "");
         assert_eq!(fields(&t), vec!["standby.host"]);
     }
 

@@ -21,7 +21,10 @@ pub struct LabOptions {
 
 impl Default for LabOptions {
     fn default() -> Self {
-        LabOptions { name: DEFAULT_NAME.into(), subnet: None }
+        LabOptions {
+            name: DEFAULT_NAME.into(),
+            subnet: None,
+        }
     }
 }
 
@@ -62,7 +65,10 @@ fn tempfile_for_script() -> Result<(PathBuf, std::fs::File)> {
 }
 
 fn require_root() -> Result<()> {
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if uid.as_deref().unwrap_or("") != "0" {
         bail!(tr!("lab.needs_root"));
     }

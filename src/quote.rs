@@ -5,8 +5,7 @@
 /// backticks, `;` and newlines lose their meaning; an embedded `'` becomes `'\''`.
 pub fn sh(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
     {
         return s.to_string();
@@ -57,7 +56,16 @@ mod tests {
 
     #[test]
     fn shell_quoting_round_trips_through_sh() {
-        for s in ["it's", "$(id)", "a\"b", "x\ny", "back\\slash", "*", "~root", "-n"] {
+        for s in [
+            "it's",
+            "$(id)",
+            "a\"b",
+            "x\ny",
+            "back\\slash",
+            "*",
+            "~root",
+            "-n",
+        ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf %s {}", sh(s)))

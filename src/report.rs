@@ -19,21 +19,44 @@ fn tag(host: Option<Role>) -> String {
 pub fn lines(e: &Event) -> Vec<String> {
     match e {
         Event::State { step, state } => vec![format!("==> {step}: {}", tr!(state.key()))],
-        Event::Planned { host, command, .. } | Event::CommandStarted { host, command, .. } => command
-            .lines()
-            .enumerate()
-            .map(|(i, l)| format!("{} {} {l}", tag(Some(*host)), if i == 0 { "$" } else { ">" }))
-            .collect(),
-        Event::Line { host, stream, text, .. } => vec![match stream {
+        Event::Planned { host, command, .. } | Event::CommandStarted { host, command, .. } => {
+            command
+                .lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    format!(
+                        "{} {} {l}",
+                        tag(Some(*host)),
+                        if i == 0 { "$" } else { ">" }
+                    )
+                })
+                .collect()
+        }
+        Event::Line {
+            host, stream, text, ..
+        } => vec![match stream {
             Stream::Stdout => format!("{} {text}", tag(Some(*host))),
             Stream::Stderr => format!("{} ! {text}", tag(Some(*host))),
         }],
         Event::Progress { .. } => vec![],
-        Event::CommandFinished { host, status, elapsed, .. } => {
+        Event::CommandFinished {
+            host,
+            status,
+            elapsed,
+            ..
+        } => {
             if *status == 0 {
                 vec![]
             } else {
-                vec![format!("{} {}", tag(Some(*host)), tr!("report.exit", status = status, secs = format!("{:.2}", elapsed.as_secs_f64())))]
+                vec![format!(
+                    "{} {}",
+                    tag(Some(*host)),
+                    tr!(
+                        "report.exit",
+                        status = status,
+                        secs = format!("{:.2}", elapsed.as_secs_f64())
+                    )
+                )]
             }
         }
         Event::Note { host, text, .. } => vec![format!("{} {text}", tag(*host))],
@@ -50,8 +73,14 @@ pub fn lines(e: &Event) -> Vec<String> {
             walreceiver = r.walreceiver,
             state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
             recovery = r.standby_in_recovery,
-            canary = r.canary_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "-".into()),
-            lag = r.lag_bytes.map(|b| format!("{b} B")).unwrap_or_else(|| "-".into())
+            canary = r
+                .canary_ms
+                .map(|m| format!("{m} ms"))
+                .unwrap_or_else(|| "-".into()),
+            lag = r
+                .lag_bytes
+                .map(|b| format!("{b} B"))
+                .unwrap_or_else(|| "-".into())
         )],
         Event::Paused => vec![tr!("report.paused")],
         Event::Resumed => vec![tr!("report.resumed")],

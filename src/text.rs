@@ -115,7 +115,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        let s = t("error.config_field", &[("field", &"primary.port"), ("problem", &"x")]);
+        let s = t(
+            "error.config_field",
+            &[("field", &"primary.port"), ("problem", &"x")],
+        );
         assert!(s.contains("primary.port"), "{s}");
     }
 }

@@ -71,10 +71,20 @@ impl<'a> Cmd<'a> {
         match &self.input {
             Input::None => self.script.clone(),
             Input::Text(_) if self.shown_input.is_some() => {
-                format!("{} <<'SQL'\n{}\nSQL", self.script, self.shown_input.as_deref().unwrap_or_default().trim_end())
+                format!(
+                    "{} <<'SQL'\n{}\nSQL",
+                    self.script,
+                    self.shown_input.as_deref().unwrap_or_default().trim_end()
+                )
             }
-            Input::Text(t) if self.show_input => format!("{} <<'SQL'\n{}\nSQL", self.script, t.trim_end()),
-            Input::Text(t) => format!("{}  {}", self.script, tr!("cmd.stdin_lines", lines = t.lines().count())),
+            Input::Text(t) if self.show_input => {
+                format!("{} <<'SQL'\n{}\nSQL", self.script, t.trim_end())
+            }
+            Input::Text(t) => format!(
+                "{}  {}",
+                self.script,
+                tr!("cmd.stdin_lines", lines = t.lines().count())
+            ),
             Input::Secret(_) => format!("{}  {}", self.script, tr!("cmd.stdin_secret")),
         }
     }
@@ -95,23 +105,36 @@ pub struct Cx {
 
 impl Cx {
     pub fn host(&self, r: Role) -> StepResult<&Host> {
-        self.hosts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+        self.hosts
+            .get(r.index())
+            .ok_or_else(|| StepError::new(tr!("error.not_connected")))
     }
 
     pub fn layout(&self, r: Role) -> StepResult<&Layout> {
-        self.layouts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+        self.layouts
+            .get(r.index())
+            .ok_or_else(|| StepError::new(tr!("error.not_connected")))
     }
 
     pub fn facts(&self, r: Role) -> StepResult<&HostFacts> {
-        self.facts.get(r.index()).ok_or_else(|| StepError::new(tr!("error.not_connected")))
+        self.facts
+            .get(r.index())
+            .ok_or_else(|| StepError::new(tr!("error.not_connected")))
     }
 
     pub fn journal_id(&self) -> String {
-        self.journal.lock().map(|j| j.id.clone()).unwrap_or_default()
+        self.journal
+            .lock()
+            .map(|j| j.id.clone())
+            .unwrap_or_default()
     }
 
     pub fn note(&self, host: Option<Role>, text: String) {
-        self.events.send(Event::Note { step: self.step, host, text });
+        self.events.send(Event::Note {
+            step: self.step,
+            host,
+            text,
+        });
     }
 
     /// Runs a command and returns how it ended, whatever its exit status.
@@ -124,7 +147,11 @@ impl Cx {
         }
         let host = self.host(r)?;
         let step = self.step;
-        self.events.send(Event::CommandStarted { step, host: r, command: cmd.display() });
+        self.events.send(Event::CommandStarted {
+            step,
+            host: r,
+            command: cmd.display(),
+        });
         let started = Instant::now();
         let events = self.events.clone();
         let quiet = cmd.quiet;
@@ -133,9 +160,19 @@ impl Cx {
                 return;
             }
             if let Some((done_kb, total_kb)) = progress(text) {
-                events.send(Event::Progress { step, host: r, done_kb, total_kb });
+                events.send(Event::Progress {
+                    step,
+                    host: r,
+                    done_kb,
+                    total_kb,
+                });
             }
-            events.send(Event::Line { step, host: r, stream, text: text.to_string() });
+            events.send(Event::Line {
+                step,
+                host: r,
+                stream,
+                text: text.to_string(),
+            });
         };
         let control = self.control.clone();
         let mut on_pid = |pid: u32| control.set_running(Some(pid));
@@ -155,7 +192,12 @@ impl Cx {
         };
         self.control.set_running(None);
         let done = result.map_err(StepError::from)?;
-        self.events.send(Event::CommandFinished { step, host: r, status: done.status, elapsed: started.elapsed() });
+        self.events.send(Event::CommandFinished {
+            step,
+            host: r,
+            status: done.status,
+            elapsed: started.elapsed(),
+        });
         if aborted || self.control.take_abort() {
             return Err(StepError::aborted());
         }
@@ -183,17 +225,24 @@ impl Cx {
 
     /// Records how to undo a change before making it (write-ahead), once.
     pub fn remember(&self, undo: Undo) -> StepResult<()> {
-        let mut j = self.journal.lock().map_err(|_| StepError::new("journal lock poisoned".into()))?;
+        let mut j = self
+            .journal
+            .lock()
+            .map_err(|_| StepError::new("journal lock poisoned".into()))?;
         let rec = j.entry(self.step);
         if !rec.undo.contains(&undo) {
             rec.undo.push(undo);
         }
-        j.save().map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
+        j.save()
+            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
     }
 
     /// The changes this step recorded so far (for a retry to reuse).
     pub fn remembered(&self) -> Vec<Undo> {
-        self.journal.lock().map(|j| j.record(self.step).undo).unwrap_or_default()
+        self.journal
+            .lock()
+            .map(|j| j.record(self.step).undo)
+            .unwrap_or_default()
     }
 }
 
@@ -221,8 +270,14 @@ mod tests {
 
     #[test]
     fn reads_progress_lines() {
-        assert_eq!(progress("  1234/56789 kB (2%), 0/1 tablespace"), Some((1234, 56789)));
-        assert_eq!(progress("22990/22990 kB (100%), 1/1 tablespace"), Some((22990, 22990)));
+        assert_eq!(
+            progress("  1234/56789 kB (2%), 0/1 tablespace"),
+            Some((1234, 56789))
+        );
+        assert_eq!(
+            progress("22990/22990 kB (100%), 1/1 tablespace"),
+            Some((22990, 22990))
+        );
         assert_eq!(progress("waiting for checkpoint"), None);
         assert_eq!(progress("a/b kB (x"), None);
     }

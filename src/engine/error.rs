@@ -16,7 +16,11 @@ pub type StepResult<T> = Result<T, StepError>;
 
 impl StepError {
     pub fn new(message: String) -> Self {
-        StepError { message, hint: None, aborted: false }
+        StepError {
+            message,
+            hint: None,
+            aborted: false,
+        }
     }
 
     pub fn hint(mut self, hint: String) -> Self {
@@ -25,7 +29,11 @@ impl StepError {
     }
 
     pub fn aborted() -> Self {
-        StepError { message: tr!("error.aborted"), hint: None, aborted: true }
+        StepError {
+            message: tr!("error.aborted"),
+            hint: None,
+            aborted: true,
+        }
     }
 
     pub fn command(host: Role, first_line: &str, status: i32, stderr_tail: &str) -> Self {
@@ -50,7 +58,10 @@ fn hint_for(stderr: &str) -> Option<String> {
         ("Unable to locate package", "hint.no_package"),
         ("No package", "hint.no_package"),
         ("sudo: a password is required", "hint.sudo_password"),
-        ("is a lower setting than on the primary", "hint.lower_setting"),
+        (
+            "is a lower setting than on the primary",
+            "hint.lower_setting",
+        ),
         ("could not connect to server", "hint.connection_refused"),
     ];
     table

@@ -11,16 +11,50 @@ use crate::remote::Stream;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    State { step: StepId, state: StepState },
+    State {
+        step: StepId,
+        state: StepState,
+    },
     /// A command the step would run (for `plan` and the wizard's preview).
-    Planned { step: StepId, host: Role, command: String },
-    CommandStarted { step: StepId, host: Role, command: String },
-    Line { step: StepId, host: Role, stream: Stream, text: String },
-    Progress { step: StepId, host: Role, done_kb: u64, total_kb: u64 },
-    CommandFinished { step: StepId, host: Role, status: i32, elapsed: Duration },
+    Planned {
+        step: StepId,
+        host: Role,
+        command: String,
+    },
+    CommandStarted {
+        step: StepId,
+        host: Role,
+        command: String,
+    },
+    Line {
+        step: StepId,
+        host: Role,
+        stream: Stream,
+        text: String,
+    },
+    Progress {
+        step: StepId,
+        host: Role,
+        done_kb: u64,
+        total_kb: u64,
+    },
+    CommandFinished {
+        step: StepId,
+        host: Role,
+        status: i32,
+        elapsed: Duration,
+    },
     /// A sentence for the user (already translated).
-    Note { step: StepId, host: Option<Role>, text: String },
-    Failed { step: StepId, error: String, hint: Option<String> },
+    Note {
+        step: StepId,
+        host: Option<Role>,
+        text: String,
+    },
+    Failed {
+        step: StepId,
+        error: String,
+        hint: Option<String>,
+    },
     Verified(VerifyReport),
     Paused,
     Resumed,

@@ -18,11 +18,21 @@ pub const JOURNAL_VERSION: u32 = 1;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Undo {
     /// Put back a file from its backup; `sha256` is the original's, checked after restoring.
-    RestoreFile { host: Role, path: String, backup: String, sha256: String },
+    RestoreFile {
+        host: Role,
+        path: String,
+        backup: String,
+        sha256: String,
+    },
     /// Remove a file pgrepl created (it did not exist before).
     RemoveFile { host: Role, path: String },
     /// Put the previous data directory back; `marker` says the one in its place is ours.
-    MoveBack { host: Role, path: String, aside: String, marker: String },
+    MoveBack {
+        host: Role,
+        path: String,
+        aside: String,
+        marker: String,
+    },
     /// Drop a role the step created.
     DropRole { name: String },
     /// A role that existed before: put its attributes and password back from a 0600 file.
@@ -96,7 +106,11 @@ impl Journal {
         if j.version > JOURNAL_VERSION {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("{}: written by a newer pgrepl (version {})", path.display(), j.version),
+                format!(
+                    "{}: written by a newer pgrepl (version {})",
+                    path.display(),
+                    j.version
+                ),
             ));
         }
         j.path = Some(path);
@@ -112,7 +126,10 @@ impl Journal {
     }
 
     pub fn state(&self, step: StepId) -> StepState {
-        self.steps.get(&step).map(|r| r.state).unwrap_or(StepState::Pending)
+        self.steps
+            .get(&step)
+            .map(|r| r.state)
+            .unwrap_or(StepState::Pending)
     }
 
     pub fn entry(&mut self, step: StepId) -> &mut StepRecord {
@@ -175,7 +192,10 @@ mod tests {
         assert_eq!(again.steps, j.steps);
         assert_eq!(again.mark_interrupted(), vec![StepId::Whitelist]);
         assert_eq!(again.state(StepId::Whitelist), StepState::Interrupted);
-        assert!(!dir.path().join(format!("journal-{}.json.tmp", j.id)).exists());
+        assert!(!dir
+            .path()
+            .join(format!("journal-{}.json.tmp", j.id))
+            .exists());
         let other = Journal::open(dir.path(), "root@a:22", "root@c:22").unwrap();
         assert_ne!(other.id, j.id);
         assert!(other.steps.is_empty());

@@ -89,7 +89,10 @@ impl Engine {
             version: None,
         };
         for id in cut {
-            cx.events.send(Event::State { step: id, state: StepState::Interrupted });
+            cx.events.send(Event::State {
+                step: id,
+                state: StepState::Interrupted,
+            });
         }
         Ok(Engine { cx, steps })
     }
@@ -99,7 +102,11 @@ impl Engine {
     }
 
     pub fn journal(&self) -> Journal {
-        self.cx.journal.lock().map(|j| j.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.cx
+            .journal
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn state(&self, id: StepId) -> StepState {
@@ -127,7 +134,13 @@ impl Engine {
         self.step(id)?.preview(&self.cx)
     }
 
-    fn set_state(&self, id: StepId, state: StepState, error: Option<String>, elapsed_ms: Option<u64>) {
+    fn set_state(
+        &self,
+        id: StepId,
+        state: StepState,
+        error: Option<String>,
+        elapsed_ms: Option<u64>,
+    ) {
         if let Ok(mut j) = self.cx.journal.lock() {
             let rec = j.entry(id);
             rec.state = state;
@@ -172,7 +185,11 @@ impl Engine {
             }
             Err(e) => {
                 self.set_state(id, StepState::Failed, Some(e.message.clone()), Some(ms));
-                self.cx.events.send(Event::Failed { step: id, error: e.message.clone(), hint: e.hint.clone() });
+                self.cx.events.send(Event::Failed {
+                    step: id,
+                    error: e.message.clone(),
+                    hint: e.hint.clone(),
+                });
                 Err(e)
             }
         }
@@ -182,7 +199,11 @@ impl Engine {
     /// returning every error. Steps with nothing recorded are no-ops.
     pub async fn rollback(&mut self, to: StepId) -> Vec<(StepId, StepError)> {
         let mut errors = vec![];
-        for id in StepId::ALL.into_iter().rev().filter(|s| *s >= to && *s != StepId::Hosts) {
+        for id in StepId::ALL
+            .into_iter()
+            .rev()
+            .filter(|s| *s >= to && *s != StepId::Hosts)
+        {
             let rec = self.journal().record(id);
             if rec.undo.is_empty() {
                 if !matches!(rec.state, StepState::Pending | StepState::RolledBack) {
@@ -195,7 +216,11 @@ impl Engine {
             let mut failed = None;
             for u in rec.undo.iter().rev() {
                 if let Err(e) = undo::undo(&self.cx, u).await {
-                    self.cx.events.send(Event::Failed { step: id, error: e.message.clone(), hint: e.hint.clone() });
+                    self.cx.events.send(Event::Failed {
+                        step: id,
+                        error: e.message.clone(),
+                        hint: e.hint.clone(),
+                    });
                     failed.get_or_insert(e);
                 }
             }

@@ -7,7 +7,12 @@ use crate::tr;
 
 pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
     match u {
-        Undo::RestoreFile { host, path, backup, sha256 } => {
+        Undo::RestoreFile {
+            host,
+            path,
+            backup,
+            sha256,
+        } => {
             let (p, b) = (sh(path), sh(backup));
             let script = format!(
                 "if [ -e {b} ]; then\n  cp -p {b} {p}.pgrepl-restore && mv -f {p}.pgrepl-restore {p}\n  \
@@ -19,9 +24,15 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
             cx.must(*host, Cmd::new(script)).await?;
         }
         Undo::RemoveFile { host, path } => {
-            cx.must(*host, Cmd::new(format!("rm -f {}", sh(path)))).await?;
+            cx.must(*host, Cmd::new(format!("rm -f {}", sh(path))))
+                .await?;
         }
-        Undo::MoveBack { host, path, aside, marker } => {
+        Undo::MoveBack {
+            host,
+            path,
+            aside,
+            marker,
+        } => {
             let (p, a, m) = (sh(path), sh(aside), sh(marker));
             let stop = cx.layout(*host)?.stop();
             // The replica copy is only removed after the old directory is back in place.
@@ -41,7 +52,10 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
         }
         Undo::RestoreRole { name, saved } => {
             let psql = cx.layout(Role::Primary)?.psql();
-            let script = format!("if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi", s = sh(saved));
+            let script = format!(
+                "if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi",
+                s = sh(saved)
+            );
             cx.must(Role::Primary, Cmd::new(script)).await?;
             cx.note(Some(Role::Primary), tr!("note.role_restored", role = name));
         }
@@ -60,12 +74,21 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
 
 /// SQL that puts a pre-existing role's flags and password hash back; kept on the host in a
 /// 0600 file, never in the journal.
-pub fn role_restore_sql(name: &str, login: bool, replication: bool, verifier: Option<&str>) -> String {
+pub fn role_restore_sql(
+    name: &str,
+    login: bool,
+    replication: bool,
+    verifier: Option<&str>,
+) -> String {
     let mut sql = format!(
         "ALTER ROLE {} WITH {} {}",
         sql_ident(name),
         if login { "LOGIN" } else { "NOLOGIN" },
-        if replication { "REPLICATION" } else { "NOREPLICATION" }
+        if replication {
+            "REPLICATION"
+        } else {
+            "NOREPLICATION"
+        }
     );
     match verifier {
         Some(v) => sql.push_str(&format!(" PASSWORD {};\n", sql_literal(v))),
@@ -77,14 +100,30 @@ pub fn role_restore_sql(name: &str, login: bool, replication: bool, verifier: Op
 /// One line saying what undoing `u` will do.
 pub fn describe(u: &Undo) -> String {
     match u {
-        Undo::RestoreFile { host, path, backup, .. } => tr!("undo.restore_file", host = host, path = path, backup = backup),
+        Undo::RestoreFile {
+            host, path, backup, ..
+        } => tr!(
+            "undo.restore_file",
+            host = host,
+            path = path,
+            backup = backup
+        ),
         Undo::RemoveFile { host, path } => tr!("undo.remove_file", host = host, path = path),
-        Undo::MoveBack { host, path, aside, .. } => tr!("undo.move_back", host = host, path = path, aside = aside),
+        Undo::MoveBack {
+            host, path, aside, ..
+        } => tr!("undo.move_back", host = host, path = path, aside = aside),
         Undo::DropRole { name } => tr!("undo.drop_role", role = name),
         Undo::RestoreRole { name, .. } => tr!("undo.restore_role", role = name),
         Undo::DropTable { name } => tr!("undo.drop_table", table = name),
         Undo::Service { host, was_running } => {
-            tr!(if *was_running { "undo.service_start" } else { "undo.service_stop" }, host = host)
+            tr!(
+                if *was_running {
+                    "undo.service_start"
+                } else {
+                    "undo.service_stop"
+                },
+                host = host
+            )
         }
     }
 }

@@ -89,10 +89,7 @@ impl HostFacts {
                 "pg_bin" => {
                     // /usr/lib/postgresql/15/bin/postgres or /usr/pgsql-9.5/bin/postgres
                     let dir = v.trim_end_matches("/bin/postgres");
-                    let ver = dir
-                        .rsplit(['/', '-'])
-                        .next()
-                        .and_then(PgVersion::parse);
+                    let ver = dir.rsplit(['/', '-']).next().and_then(PgVersion::parse);
                     if let Some(ver) = ver {
                         if !f.installed.contains(&ver) {
                             f.installed.push(ver);
@@ -110,7 +107,10 @@ impl HostFacts {
         }
         f.installed.sort();
         let words = format!("{} {}", f.os_id, like);
-        f.family = if words.split_whitespace().any(|w| w == "debian" || w == "ubuntu") {
+        f.family = if words
+            .split_whitespace()
+            .any(|w| w == "debian" || w == "ubuntu")
+        {
             OsFamily::Debian
         } else if words
             .split_whitespace()
@@ -182,6 +182,8 @@ mod tests {
         assert_eq!(f.family, OsFamily::Rhel);
         assert_eq!(f.installed[0].to_string(), "9.5");
         assert!(!f.clusters[0].running);
-        assert!(f.cluster(PgVersion::parse("9.5").unwrap(), "main").is_some());
+        assert!(f
+            .cluster(PgVersion::parse("9.5").unwrap(), "main")
+            .is_some());
     }
 }

@@ -18,7 +18,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(facts: &HostFacts, version: PgVersion, cluster: &str, port: u16) -> Result<Layout, String> {
+    pub fn new(
+        facts: &HostFacts,
+        version: PgVersion,
+        cluster: &str,
+        port: u16,
+    ) -> Result<Layout, String> {
         if let OsFamily::Other(id) = &facts.family {
             return Err(tr!("error.unsupported_os", os = id));
         }
@@ -108,7 +113,11 @@ impl Layout {
                  apt-get install -y -q --no-upgrade {pkg} || {{ apt-get update -q && apt-get install -y -q --no-upgrade {pkg}; }}\nfi"
             )
         } else {
-            let pm = if self.package_manager.is_empty() { "yum" } else { &self.package_manager };
+            let pm = if self.package_manager.is_empty() {
+                "yum"
+            } else {
+                &self.package_manager
+            };
             format!(
                 "if rpm -q {pkg} >/dev/null 2>&1; then\n  echo {pkg} is already installed\nelse\n  {pm} install -y {pkg}\nfi"
             )
@@ -154,7 +163,9 @@ impl Layout {
                 self.port
             )
         };
-        format!("if [ -f {data}/PG_VERSION ]; then echo cluster exists at {data}; else {create}; fi")
+        format!(
+            "if [ -f {data}/PG_VERSION ]; then echo cluster exists at {data}; else {create}; fi"
+        )
     }
 
     /// Exit status 0 when the server accepts connections.
@@ -169,7 +180,11 @@ impl Layout {
 
     fn service(&self, action: &str) -> String {
         if self.debian() {
-            format!("pg_ctlcluster {} {} {action}", self.version, sh(&self.cluster))
+            format!(
+                "pg_ctlcluster {} {} {action}",
+                self.version,
+                sh(&self.cluster)
+            )
         } else if self.systemd {
             format!("systemctl {action} postgresql-{}", self.version)
         } else {
@@ -239,7 +254,13 @@ mod tests {
 
     #[test]
     fn debian_paths() {
-        let l = Layout::new(&facts(OsFamily::Debian, false), PgVersion::new(15), "main", 5432).unwrap();
+        let l = Layout::new(
+            &facts(OsFamily::Debian, false),
+            PgVersion::new(15),
+            "main",
+            5432,
+        )
+        .unwrap();
         assert_eq!(l.conf_file(), "/etc/postgresql/15/main/postgresql.conf");
         assert_eq!(l.data_dir(), "/var/lib/postgresql/15/main");
         assert_eq!(l.package(), "postgresql-15");
@@ -254,13 +275,21 @@ mod tests {
         let l = Layout::new(&facts(OsFamily::Rhel, true), v, "main", 5432).unwrap();
         assert_eq!(l.hba_file(), "/var/lib/pgsql/9.5/data/pg_hba.conf");
         assert_eq!(l.package(), "postgresql95-server");
-        assert!(l.create_cluster().contains("/usr/pgsql-9.5/bin/postgresql95-setup initdb"));
+        assert!(l
+            .create_cluster()
+            .contains("/usr/pgsql-9.5/bin/postgresql95-setup initdb"));
         assert_eq!(l.restart(), "systemctl restart postgresql-9.5");
         assert_eq!(l.enable().unwrap(), "systemctl enable postgresql-9.5");
     }
 
     #[test]
     fn other_systems_are_refused() {
-        assert!(Layout::new(&facts(OsFamily::Other("arch".into()), true), PgVersion::new(16), "main", 5432).is_err());
+        assert!(Layout::new(
+            &facts(OsFamily::Other("arch".into()), true),
+            PgVersion::new(16),
+            "main",
+            5432
+        )
+        .is_err());
     }
 }

@@ -12,11 +12,20 @@ pub struct Local;
 
 #[async_trait]
 impl Remote for Local {
-    async fn exec(&self, command_line: &str, stdin: Option<&[u8]>, sink: &mut dyn LineSink) -> Result<Finished, RemoteError> {
+    async fn exec(
+        &self,
+        command_line: &str,
+        stdin: Option<&[u8]>,
+        sink: &mut dyn LineSink,
+    ) -> Result<Finished, RemoteError> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command_line)
-            .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdin(if stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -62,7 +71,10 @@ mod tests {
         assert_eq!(out.status, 3);
         assert_eq!(out.stdout, "a\nb\n10%\n20%\n");
         assert!(seen.contains(&(Stream::Stderr, "got hello".into())));
-        assert!(seen.contains(&(Stream::Stdout, "10%".into())), "carriage returns split lines");
+        assert!(
+            seen.contains(&(Stream::Stdout, "10%".into())),
+            "carriage returns split lines"
+        );
     }
 
     #[tokio::test]
@@ -71,7 +83,12 @@ mod tests {
         let mut lines = Vec::new();
         let mut pid = None;
         let out = host
-            .run_root("echo $$; echo err >&2", Input::None, &mut |_: Stream, t: &str| lines.push(t.to_string()), &mut |p| pid = Some(p))
+            .run_root(
+                "echo $$; echo err >&2",
+                Input::None,
+                &mut |_: Stream, t: &str| lines.push(t.to_string()),
+                &mut |p| pid = Some(p),
+            )
             .await
             .unwrap();
         let pid = pid.expect("pid reported");
@@ -79,7 +96,12 @@ mod tests {
         assert_eq!(out.stderr, "err\n");
         assert!(lines.iter().all(|l| !l.contains("pgrepl-pid")));
         let cwd = host
-            .run_root("pwd", Input::None, &mut |_: Stream, _: &str| {}, &mut |_| {})
+            .run_root(
+                "pwd",
+                Input::None,
+                &mut |_: Stream, _: &str| {},
+                &mut |_| {},
+            )
             .await
             .unwrap();
         assert_eq!(cwd.stdout, "/\n");
@@ -90,7 +112,11 @@ mod tests {
         // Daemons started by scripts must not hold the output pipes; this pins down that
         // a script redirecting its daemon's output finishes promptly.
         let out = Local
-            .exec("sleep 30 >/dev/null 2>&1 & echo started", None, &mut |_: Stream, _: &str| {})
+            .exec(
+                "sleep 30 >/dev/null 2>&1 & echo started",
+                None,
+                &mut |_: Stream, _: &str| {},
+            )
             .await
             .unwrap();
         assert_eq!(out.stdout, "started\n");

@@ -124,8 +124,14 @@ impl Host {
 
     /// Runs `script` as the login user, without any wrapping (used before we know how to
     /// become root).
-    pub async fn run_plain(&self, script: &str, sink: &mut dyn LineSink) -> Result<Finished, RemoteError> {
-        self.remote.exec(&format!("sh -c {}", sh(script)), None, sink).await
+    pub async fn run_plain(
+        &self,
+        script: &str,
+        sink: &mut dyn LineSink,
+    ) -> Result<Finished, RemoteError> {
+        self.remote
+            .exec(&format!("sh -c {}", sh(script)), None, sink)
+            .await
     }
 
     /// Runs `script` as root with `/` as working directory, under `sh -e`-less semantics:
@@ -175,7 +181,9 @@ impl Host {
             "for p in $(pgrep -P {pid}) {pid}; do pkill -TERM -P \"$p\" 2>/dev/null; kill -TERM \"$p\" 2>/dev/null; done; true"
         );
         let mut ignore = |_: Stream, _: &str| {};
-        self.run_root(&script, Input::None, &mut ignore, &mut |_| {}).await.map(|_| ())
+        self.run_root(&script, Input::None, &mut ignore, &mut |_| {})
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -204,7 +212,10 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     }
 }
 
-async fn read_line_cr<R: AsyncBufReadExt + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+async fn read_line_cr<R: AsyncBufReadExt + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
     let mut total = 0;
     loop {
         let available = r.fill_buf().await?;
@@ -213,7 +224,11 @@ async fn read_line_cr<R: AsyncBufReadExt + Unpin>(r: &mut R, buf: &mut Vec<u8>) 
         }
         if let Some(i) = available.iter().position(|&b| b == b'\n' || b == b'\r') {
             // "\r\n" is one line end; a lone "\r" (a progress meter redrawing) is one too.
-            let end = if available[i] == b'\r' && available.get(i + 1) == Some(&b'\n') { i + 1 } else { i };
+            let end = if available[i] == b'\r' && available.get(i + 1) == Some(&b'\n') {
+                i + 1
+            } else {
+                i
+            };
             buf.extend_from_slice(&available[..=end]);
             r.consume(end + 1);
             return Ok(total + end + 1);

@@ -40,8 +40,9 @@ impl SshRemote {
             })
             .connect_timeout(opts.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT))
             .server_alive_interval(Duration::from_secs(15))
-            .control_directory(control_directory())
-            .clean_history_control_directory(true);
+            // No clean_history_control_directory: with two connections starting at once,
+            // one would delete the other's fresh control folder.
+            .control_directory(control_directory());
         if let Some(k) = &opts.identity_file {
             b.keyfile(k);
         }
@@ -82,11 +83,20 @@ fn describe(e: &openssh::Error) -> String {
 
 #[async_trait]
 impl Remote for SshRemote {
-    async fn exec(&self, command_line: &str, stdin: Option<&[u8]>, sink: &mut dyn LineSink) -> Result<Finished, RemoteError> {
+    async fn exec(
+        &self,
+        command_line: &str,
+        stdin: Option<&[u8]>,
+        sink: &mut dyn LineSink,
+    ) -> Result<Finished, RemoteError> {
         let mut cmd = self.session.raw_command(command_line);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(|e| classify(&e))?;
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin().take()) {
             let bytes = bytes.to_vec();
@@ -101,7 +111,9 @@ impl Remote for SshRemote {
             match child.wait().await {
                 Ok(status) => Ok(status.code().unwrap_or(-1)),
                 // The remote shell reports "command not found" (127) this way.
-                Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
+                Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(127)
+                }
                 Err(openssh::Error::RemoteProcessTerminated) => Ok(255),
                 Err(e) => Err(classify(&e)),
             }

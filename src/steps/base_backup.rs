@@ -119,7 +119,13 @@ impl Step for BaseBackup {
         let p = paths(cx, l);
         let addr = primary_address(cx)?;
         let mut out = vec![
-            (Role::Standby, format!("umask 077; cat > {}  # {addr}:{}:*:{}:{MASK}", p.passfile, cx.setup.pg_port, cx.setup.replication_user)),
+            (
+                Role::Standby,
+                format!(
+                    "umask 077; cat > {}  # {addr}:{}:*:{}:{MASK}",
+                    p.passfile, cx.setup.pg_port, cx.setup.replication_user
+                ),
+            ),
             (Role::Standby, l.stop()),
             (Role::Standby, move_aside_script(&p)),
             (Role::Standby, basebackup_script(cx, l, &p, &addr)),
@@ -128,13 +134,31 @@ impl Step for BaseBackup {
         let mut settings = standby_settings(&HashMap::new());
         if l.version.uses_standby_signal() {
             settings.push(format!("primary_conninfo = {}", conf_value(&info)));
-            out.push((Role::Standby, format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings))));
-            out.push((Role::Standby, format!("touch {}/standby.signal", sh(&p.data))));
+            out.push((
+                Role::Standby,
+                format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings)),
+            ));
+            out.push((
+                Role::Standby,
+                format!("touch {}/standby.signal", sh(&p.data)),
+            ));
         } else {
-            out.push((Role::Standby, format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings))));
-            out.push((Role::Standby, format!("# {}/recovery.conf\n{}", p.data, recovery_conf(&info))));
+            out.push((
+                Role::Standby,
+                format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings)),
+            ));
+            out.push((
+                Role::Standby,
+                format!("# {}/recovery.conf\n{}", p.data, recovery_conf(&info)),
+            ));
         }
-        out.push((Role::Standby, format!("chown -R postgres:postgres {d} && chmod 700 {d}", d = sh(&p.data))));
+        out.push((
+            Role::Standby,
+            format!(
+                "chown -R postgres:postgres {d} && chmod 700 {d}",
+                d = sh(&p.data)
+            ),
+        ));
         out.push((Role::Standby, l.start()));
         Ok(out)
     }
@@ -152,7 +176,11 @@ impl Step for BaseBackup {
         };
         let done = cx.run(Role::Standby, Cmd::sql(l.psql(), &sql)).await?;
         let rows = crate::engine::rows(&done.stdout);
-        Ok(done.ok() && rows.first().is_some_and(|r| r.first().map(String::as_str) == Some("t") && r.get(1).map(String::as_str) != Some("0")))
+        Ok(done.ok()
+            && rows.first().is_some_and(|r| {
+                r.first().map(String::as_str) == Some("t")
+                    && r.get(1).map(String::as_str) != Some("0")
+            }))
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
@@ -164,9 +192,15 @@ impl Step for BaseBackup {
 
         // The password file, readable by postgres only, written through stdin.
         let pf = sh(&p.passfile);
-        let existed = cx.run(Role::Standby, Cmd::new(format!("[ -e {pf} ]"))).await?.ok();
+        let existed = cx
+            .run(Role::Standby, Cmd::new(format!("[ -e {pf} ]")))
+            .await?
+            .ok();
         if !existed {
-            cx.remember(Undo::RemoveFile { host: Role::Standby, path: p.passfile.clone() })?;
+            cx.remember(Undo::RemoveFile {
+                host: Role::Standby,
+                path: p.passfile.clone(),
+            })?;
         }
         let line = Secret::new(format!(
             "{}:{}:*:{}:{}\n",
@@ -185,7 +219,10 @@ impl Step for BaseBackup {
         .await?;
 
         let was_running = cx.run(Role::Standby, Cmd::new(l.is_running())).await?.ok();
-        cx.remember(Undo::Service { host: Role::Standby, was_running })?;
+        cx.remember(Undo::Service {
+            host: Role::Standby,
+            was_running,
+        })?;
         cx.must(Role::Standby, Cmd::new(l.stop())).await?;
         cx.remember(Undo::MoveBack {
             host: Role::Standby,
@@ -193,26 +230,57 @@ impl Step for BaseBackup {
             aside: p.aside.clone(),
             marker: p.marker.clone(),
         })?;
-        cx.must(Role::Standby, Cmd::new(move_aside_script(&p))).await?;
-        cx.must(Role::Standby, Cmd::new(basebackup_script(cx, &l, &p, &addr))).await?;
+        cx.must(Role::Standby, Cmd::new(move_aside_script(&p)))
+            .await?;
+        cx.must(
+            Role::Standby,
+            Cmd::new(basebackup_script(cx, &l, &p, &addr)),
+        )
+        .await?;
 
         let mut settings = standby_settings(&limits);
         if l.version.uses_standby_signal() {
-            settings.push(format!("primary_conninfo = {}", conf_value(&conninfo(cx, &l, &p, &addr, None))));
+            settings.push(format!(
+                "primary_conninfo = {}",
+                conf_value(&conninfo(cx, &l, &p, &addr, None))
+            ));
         }
-        let conf = files::read(cx, Role::Standby, &l.conf_file()).await?.unwrap_or_default();
+        let conf = files::read(cx, Role::Standby, &l.conf_file())
+            .await?
+            .unwrap_or_default();
         let new_conf = block::put(&conf, TAG, &block::render(TAG, &settings), Place::Bottom);
-        files::write(cx, Role::Standby, &l.conf_file(), &new_conf, "postgres:postgres", "0644").await?;
+        files::write(
+            cx,
+            Role::Standby,
+            &l.conf_file(),
+            &new_conf,
+            "postgres:postgres",
+            "0644",
+        )
+        .await?;
         let d = sh(&p.data);
         if l.version.uses_standby_signal() {
-            cx.must(Role::Standby, Cmd::new(format!("touch {d}/standby.signal"))).await?;
-        } else {
-            let text = Secret::new(recovery_conf(&conninfo(cx, &l, &p, &addr, Some(password.expose()))));
-            cx.must(Role::Standby, Cmd::new(format!("umask 077; cat > {d}/recovery.conf")).secret(&text))
+            cx.must(Role::Standby, Cmd::new(format!("touch {d}/standby.signal")))
                 .await?;
-        }
-        cx.must(Role::Standby, Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")))
+        } else {
+            let text = Secret::new(recovery_conf(&conninfo(
+                cx,
+                &l,
+                &p,
+                &addr,
+                Some(password.expose()),
+            )));
+            cx.must(
+                Role::Standby,
+                Cmd::new(format!("umask 077; cat > {d}/recovery.conf")).secret(&text),
+            )
             .await?;
+        }
+        cx.must(
+            Role::Standby,
+            Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")),
+        )
+        .await?;
         cx.must(Role::Standby, Cmd::new(l.start())).await?;
         Ok(())
     }
@@ -225,7 +293,10 @@ mod tests {
     #[test]
     fn recovery_conf_quotes_the_conninfo() {
         let r = recovery_conf("host='10.0.0.1' password='it\\'s'");
-        assert!(r.contains("primary_conninfo = 'host=''10.0.0.1'' password=''it\\\\''s'''"), "{r}");
+        assert!(
+            r.contains("primary_conninfo = 'host=''10.0.0.1'' password=''it\\\\''s'''"),
+            "{r}"
+        );
     }
 
     #[test]
@@ -238,7 +309,10 @@ mod tests {
         });
         assert!(s.contains("mv /d /d.old"));
         // the only rm -rf is guarded by the marker
-        let guarded = s.lines().filter(|l| l.contains("rm -rf")).all(|l| l.contains("[ -e /d.ours ]"));
+        let guarded = s
+            .lines()
+            .filter(|l| l.contains("rm -rf"))
+            .all(|l| l.contains("[ -e /d.ours ]"));
         assert!(guarded, "{s}");
     }
 }

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn putting_twice_changes_nothing() {
         let orig = "local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n";
-        let block = render("pgrepl", &["host replication replica 10.0.0.0/24 md5".into()]);
+        let block = render(
+            "pgrepl",
+            &["host replication replica 10.0.0.0/24 md5".into()],
+        );
         let once = put(orig, "pgrepl", &block, Place::Top);
         let twice = put(&once, "pgrepl", &block, Place::Top);
         assert_eq!(once, twice);
@@ -101,8 +104,18 @@ mod tests {
     #[test]
     fn a_changed_block_replaces_the_old_one() {
         let orig = "port = 5432\n";
-        let a = put(orig, "pgrepl", &render("pgrepl", &["wal_level = replica".into()]), Place::Bottom);
-        let b = put(&a, "pgrepl", &render("pgrepl", &["wal_level = logical".into()]), Place::Bottom);
+        let a = put(
+            orig,
+            "pgrepl",
+            &render("pgrepl", &["wal_level = replica".into()]),
+            Place::Bottom,
+        );
+        let b = put(
+            &a,
+            "pgrepl",
+            &render("pgrepl", &["wal_level = logical".into()]),
+            Place::Bottom,
+        );
         assert_eq!(b.matches("# BEGIN pgrepl").count(), 1);
         assert!(b.contains("logical") && !b.contains("= replica"));
         assert!(b.starts_with("port = 5432\n"));
@@ -110,8 +123,18 @@ mod tests {
 
     #[test]
     fn tags_do_not_collide() {
-        let a = put("", "pgrepl", &render("pgrepl", &["a".into()]), Place::Bottom);
-        let b = put(&a, "pgrepl standby", &render("pgrepl standby", &["b".into()]), Place::Bottom);
+        let a = put(
+            "",
+            "pgrepl",
+            &render("pgrepl", &["a".into()]),
+            Place::Bottom,
+        );
+        let b = put(
+            &a,
+            "pgrepl standby",
+            &render("pgrepl standby", &["b".into()]),
+            Place::Bottom,
+        );
         assert!(find(&b, "pgrepl").is_some() && find(&b, "pgrepl standby").is_some());
     }
 }

@@ -13,7 +13,13 @@ pub fn backup_path(cx: &Cx, path: &str) -> String {
 pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
     let p = sh(path);
     let done = cx
-        .must(r, Cmd::new(format!("if [ -e {p} ]; then echo present; cat {p}; else echo absent; fi")).quiet())
+        .must(
+            r,
+            Cmd::new(format!(
+                "if [ -e {p} ]; then echo present; cat {p}; else echo absent; fi"
+            ))
+            .quiet(),
+        )
         .await?;
     match done.stdout.split_once('\n') {
         Some(("present", rest)) => Ok(Some(rest.to_string())),
@@ -35,7 +41,14 @@ pub fn write_script(path: &str, backup: &str, owner: &str, mode: &str) -> String
 
 /// Writes `new` to `path` when it differs from what is there. Returns whether it changed.
 /// The undo is recorded before anything is touched.
-pub async fn write(cx: &Cx, r: Role, path: &str, new: &str, owner: &str, mode: &str) -> StepResult<bool> {
+pub async fn write(
+    cx: &Cx,
+    r: Role,
+    path: &str,
+    new: &str,
+    owner: &str,
+    mode: &str,
+) -> StepResult<bool> {
     let current = read(cx, r, path).await?;
     if current.as_deref() == Some(new) {
         return Ok(false);
@@ -46,17 +59,39 @@ pub async fn write(cx: &Cx, r: Role, path: &str, new: &str, owner: &str, mode: &
             // The original's checksum: from the backup if an earlier run already made one.
             let (p, b) = (sh(path), sh(&backup));
             let sum = cx
-                .must(r, Cmd::new(format!("if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi")).quiet())
+                .must(
+                    r,
+                    Cmd::new(format!(
+                        "if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi"
+                    ))
+                    .quiet(),
+                )
                 .await?;
-            let sha256 = sum.stdout.split_whitespace().next().unwrap_or_default().to_string();
+            let sha256 = sum
+                .stdout
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             if sha256.len() != 64 {
                 return Err(StepError::new(tr!("error.checksum", path = path)));
             }
-            cx.remember(Undo::RestoreFile { host: r, path: path.to_string(), backup, sha256 })?;
+            cx.remember(Undo::RestoreFile {
+                host: r,
+                path: path.to_string(),
+                backup,
+                sha256,
+            })?;
         }
-        None => cx.remember(Undo::RemoveFile { host: r, path: path.to_string() })?,
+        None => cx.remember(Undo::RemoveFile {
+            host: r,
+            path: path.to_string(),
+        })?,
     }
-    cx.must(r, Cmd::new(write_script(path, &backup_path(cx, path), owner, mode)).stdin(new))
-        .await?;
+    cx.must(
+        r,
+        Cmd::new(write_script(path, &backup_path(cx, path), owner, mode)).stdin(new),
+    )
+    .await?;
     Ok(true)
 }

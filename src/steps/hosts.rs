@@ -55,18 +55,30 @@ impl Step for Hosts {
                 known_hosts_file: cx.setup.ssh.known_hosts_file.clone(),
                 config_file: cx.setup.ssh.config_file.clone(),
                 accept_new_host_keys: cx.setup.ssh.accept_new_host_keys,
-                connect_timeout: cx.setup.ssh.connect_timeout_secs.map(std::time::Duration::from_secs),
+                connect_timeout: cx
+                    .setup
+                    .ssh
+                    .connect_timeout_secs
+                    .map(std::time::Duration::from_secs),
             })
             .collect();
         for r in Role::BOTH {
-            cx.events.send(Event::CommandStarted { step: StepId::Hosts, host: r, command: ssh_line(cx, r) });
+            cx.events.send(Event::CommandStarted {
+                step: StepId::Hosts,
+                host: r,
+                command: ssh_line(cx, r),
+            });
         }
         // Both connections at once: each costs a TCP + SSH handshake.
-        let (p, s) = tokio::join!(SshRemote::connect(&options[0]), SshRemote::connect(&options[1]));
+        let (p, s) = tokio::join!(
+            SshRemote::connect(&options[0]),
+            SshRemote::connect(&options[1])
+        );
         let mut hosts = vec![];
         for (r, res) in Role::BOTH.into_iter().zip([p, s]) {
             let remote = res.map_err(|e| {
-                StepError::new(tr!("error.connect_host", host = r, problem = e)).hint(tr!("hint.ssh"))
+                StepError::new(tr!("error.connect_host", host = r, problem = e))
+                    .hint(tr!("hint.ssh"))
             })?;
             hosts.push(Host::new(Arc::new(remote), Privilege::Root));
         }
@@ -82,10 +94,19 @@ impl Step for Hosts {
             } else if sudo {
                 Privilege::Sudo
             } else {
-                return Err(StepError::new(tr!("error.no_root", host = r)).hint(tr!("hint.sudo_password")));
+                return Err(
+                    StepError::new(tr!("error.no_root", host = r)).hint(tr!("hint.sudo_password"))
+                );
             };
             host.set_privilege(privilege);
-            cx.note(Some(r), tr!(if privilege == Privilege::Root { "note.as_root" } else { "note.as_sudo" }));
+            cx.note(
+                Some(r),
+                tr!(if privilege == Privilege::Root {
+                    "note.as_root"
+                } else {
+                    "note.as_sudo"
+                }),
+            );
         }
         cx.hosts = hosts;
         let (p, s) = tokio::join!(
@@ -97,7 +118,10 @@ impl Step for Hosts {
             && facts[0].machine_id == facts[1].machine_id
             && !facts[0].hostname.is_empty()
         {
-            return Err(StepError::new(tr!("error.same_machine", host = facts[0].hostname)));
+            return Err(StepError::new(tr!(
+                "error.same_machine",
+                host = facts[0].hostname
+            )));
         }
         let version = cx
             .setup
@@ -118,7 +142,15 @@ impl Step for Hosts {
             let clusters: Vec<String> = f
                 .clusters
                 .iter()
-                .map(|c| format!("{}/{} :{} {}", c.version, c.name, c.port, if c.running { "online" } else { "down" }))
+                .map(|c| {
+                    format!(
+                        "{}/{} :{} {}",
+                        c.version,
+                        c.name,
+                        c.port,
+                        if c.running { "online" } else { "down" }
+                    )
+                })
                 .collect();
             cx.note(
                 Some(r),
@@ -127,8 +159,17 @@ impl Step for Hosts {
                     host = f.hostname,
                     os = format!("{os} {} ({})", f.os_version, f.os_id),
                     systemd = if f.systemd { "systemd" } else { "no systemd" },
-                    installed = f.installed.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-                    clusters = if clusters.is_empty() { "-".to_string() } else { clusters.join(", ") }
+                    installed = f
+                        .installed
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    clusters = if clusters.is_empty() {
+                        "-".to_string()
+                    } else {
+                        clusters.join(", ")
+                    }
                 ),
             );
         }
@@ -141,7 +182,11 @@ impl Step for Hosts {
         if !covered && !facts[1].addresses.is_empty() {
             cx.note(
                 Some(Role::Standby),
-                tr!("note.cidr_misses_standby", cidr = cx.setup.allowed_cidr, addresses = facts[1].addresses.join(", ")),
+                tr!(
+                    "note.cidr_misses_standby",
+                    cidr = cx.setup.allowed_cidr,
+                    addresses = facts[1].addresses.join(", ")
+                ),
             );
         }
         cx.note(None, tr!("note.version", version = version));

@@ -26,7 +26,10 @@ fn scripts(l: &Layout, r: Role) -> Vec<String> {
 fn done_check(l: &Layout, r: Role) -> String {
     let mut s = l.package_check();
     if r == Role::Primary || l.family == OsFamily::Debian {
-        s.push_str(&format!(" && [ -f {} ]", sh(&format!("{}/PG_VERSION", l.data_dir()))));
+        s.push_str(&format!(
+            " && [ -f {} ]",
+            sh(&format!("{}/PG_VERSION", l.data_dir()))
+        ));
     }
     if r == Role::Primary {
         s.push_str(&format!(" && {}", l.is_running()));
@@ -52,17 +55,29 @@ impl Step for Install {
 
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let (p, s) = tokio::join!(
-            cx.run(Role::Primary, Cmd::new(done_check(cx.layout(Role::Primary)?, Role::Primary))),
-            cx.run(Role::Standby, Cmd::new(done_check(cx.layout(Role::Standby)?, Role::Standby)))
+            cx.run(
+                Role::Primary,
+                Cmd::new(done_check(cx.layout(Role::Primary)?, Role::Primary))
+            ),
+            cx.run(
+                Role::Standby,
+                Cmd::new(done_check(cx.layout(Role::Standby)?, Role::Standby))
+            )
         );
         Ok(p?.ok() && s?.ok())
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let primary = cx.layout(Role::Primary)?;
-        let was_running = cx.run(Role::Primary, Cmd::new(primary.is_running())).await?.ok();
+        let was_running = cx
+            .run(Role::Primary, Cmd::new(primary.is_running()))
+            .await?
+            .ok();
         if !was_running {
-            cx.remember(Undo::Service { host: Role::Primary, was_running: false })?;
+            cx.remember(Undo::Service {
+                host: Role::Primary,
+                was_running: false,
+            })?;
         }
         let cx = &*cx;
         // The two hosts install at the same time; each host's commands run in order.

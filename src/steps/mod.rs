@@ -42,8 +42,16 @@ pub fn primary_address(cx: &Cx) -> StepResult<String> {
     }
     let primary = cx.facts(Role::Primary)?;
     let standby = cx.facts(Role::Standby)?;
-    let nets: Vec<ipnet::IpNet> = standby.addresses.iter().filter_map(|a| a.parse().ok()).collect();
-    let addrs: Vec<ipnet::IpNet> = primary.addresses.iter().filter_map(|a| a.parse().ok()).collect();
+    let nets: Vec<ipnet::IpNet> = standby
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let addrs: Vec<ipnet::IpNet> = primary
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
     addrs
         .iter()
         .find(|a| nets.iter().any(|n| n.contains(&a.addr())))
@@ -54,7 +62,10 @@ pub fn primary_address(cx: &Cx) -> StepResult<String> {
 
 /// A name for the standby in `pg_stat_replication` (application_name): letters, digits, `_`.
 pub fn application_name(cx: &Cx) -> String {
-    let host = cx.facts(Role::Standby).map(|f| f.hostname.clone()).unwrap_or_default();
+    let host = cx
+        .facts(Role::Standby)
+        .map(|f| f.hostname.clone())
+        .unwrap_or_default();
     let clean: String = host
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -76,10 +87,21 @@ pub fn password(cx: &Cx) -> StepResult<&crate::secret::Secret> {
 }
 
 /// Settings read from `pg_settings` as name → value.
-pub async fn settings(cx: &Cx, r: Role, names: &[&str]) -> StepResult<std::collections::HashMap<String, String>> {
-    let list = names.iter().map(|n| crate::quote::sql_literal(n)).collect::<Vec<_>>().join(", ");
+pub async fn settings(
+    cx: &Cx,
+    r: Role,
+    names: &[&str],
+) -> StepResult<std::collections::HashMap<String, String>> {
+    let list = names
+        .iter()
+        .map(|n| crate::quote::sql_literal(n))
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows = cx
-        .sql(r, &format!("SELECT name, setting FROM pg_settings WHERE name IN ({list});"))
+        .sql(
+            r,
+            &format!("SELECT name, setting FROM pg_settings WHERE name IN ({list});"),
+        )
         .await?;
     Ok(rows
         .into_iter()

@@ -33,7 +33,11 @@ async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
 }
 
 fn statement(verb: &str, role: &str, password: &str) -> String {
-    format!("{verb} ROLE {} WITH LOGIN REPLICATION PASSWORD {};", sql_ident(role), sql_literal(password))
+    format!(
+        "{verb} ROLE {} WITH LOGIN REPLICATION PASSWORD {};",
+        sql_ident(role),
+        sql_literal(password)
+    )
 }
 
 #[async_trait]
@@ -54,7 +58,9 @@ impl Step for ReplicaRole {
             Some(e) => {
                 e.login
                     && e.replication
-                    && e.verifier.as_deref().is_some_and(|v| matches(v, &cx.setup.replication_user, password.expose()))
+                    && e.verifier
+                        .as_deref()
+                        .is_some_and(|v| matches(v, &cx.setup.replication_user, password.expose()))
             }
             None => false,
         })
@@ -66,7 +72,10 @@ impl Step for ReplicaRole {
         let version = cx.layout(Role::Primary)?.version;
         let psql = cx.layout(Role::Primary)?.psql();
         let before = existing(cx, &role).await?;
-        let created_by_us = cx.remembered().iter().any(|u| matches!(u, Undo::DropRole { .. }));
+        let created_by_us = cx
+            .remembered()
+            .iter()
+            .any(|u| matches!(u, Undo::DropRole { .. }));
         let verb = match (&before, created_by_us) {
             (None, _) => {
                 cx.remember(Undo::DropRole { name: role.clone() })?;
@@ -82,13 +91,23 @@ impl Step for ReplicaRole {
                     cx.journal_id(),
                     role
                 );
-                if !cx.remembered().iter().any(|u| matches!(u, Undo::RestoreRole { .. })) {
-                    cx.remember(Undo::RestoreRole { name: role.clone(), saved: saved.clone() })?;
-                    let sql = role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
+                if !cx
+                    .remembered()
+                    .iter()
+                    .any(|u| matches!(u, Undo::RestoreRole { .. }))
+                {
+                    cx.remember(Undo::RestoreRole {
+                        name: role.clone(),
+                        saved: saved.clone(),
+                    })?;
+                    let sql =
+                        role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
                     let s = sh(&saved);
                     cx.must(
                         Role::Primary,
-                        Cmd::new(format!("umask 077; [ -e {s} ] || cat > {s}")).stdin(&sql).quiet(),
+                        Cmd::new(format!("umask 077; [ -e {s} ] || cat > {s}"))
+                            .stdin(&sql)
+                            .quiet(),
                     )
                     .await?;
                 }
@@ -98,10 +117,12 @@ impl Step for ReplicaRole {
         };
         // The hash, not the password, goes to the server when we can compute it, so the
         // plain text cannot end up in the server's log.
-        let secret_value = verifier_for(version, &role, password.expose()).unwrap_or_else(|| password.expose().to_string());
+        let secret_value = verifier_for(version, &role, password.expose())
+            .unwrap_or_else(|| password.expose().to_string());
         let sql = statement(verb, &role, &secret_value);
         let shown = statement(verb, &role, MASK);
-        cx.must(Role::Primary, Cmd::sql(psql, &sql).masked(shown)).await?;
+        cx.must(Role::Primary, Cmd::sql(psql, &sql).masked(shown))
+            .await?;
         Ok(())
     }
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, Undo, VerifyReport};
+use crate::engine::{
+    Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, Undo, VerifyReport,
+};
 use crate::quote::sql_literal;
 use crate::tr;
 
@@ -62,10 +64,30 @@ impl Step for Verify {
         Ok(vec![
             (Role::Primary, WALSENDER.to_string()),
             (Role::Standby, WALRECEIVER.to_string()),
-            (Role::Primary, Cmd::sql(p.psql(), &replication_sql(cx)?).display()),
-            (Role::Standby, Cmd::sql(s.psql(), "SELECT pg_is_in_recovery();").display()),
-            (Role::Primary, Cmd::sql(p.psql(), &format!("INSERT INTO {CANARY_TABLE} (token) VALUES ('<random>');")).display()),
-            (Role::Standby, Cmd::sql(s.psql(), &format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = '<random>';")).display()),
+            (
+                Role::Primary,
+                Cmd::sql(p.psql(), &replication_sql(cx)?).display(),
+            ),
+            (
+                Role::Standby,
+                Cmd::sql(s.psql(), "SELECT pg_is_in_recovery();").display(),
+            ),
+            (
+                Role::Primary,
+                Cmd::sql(
+                    p.psql(),
+                    &format!("INSERT INTO {CANARY_TABLE} (token) VALUES ('<random>');"),
+                )
+                .display(),
+            ),
+            (
+                Role::Standby,
+                Cmd::sql(
+                    s.psql(),
+                    &format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = '<random>';"),
+                )
+                .display(),
+            ),
         ])
     }
 
@@ -77,7 +99,10 @@ impl Step for Verify {
         let report = verify(cx).await?;
         cx.events.send(Event::Verified(report.clone()));
         if report.passed {
-            cx.note(None, tr!("note.verified", ms = report.canary_ms.unwrap_or(0)));
+            cx.note(
+                None,
+                tr!("note.verified", ms = report.canary_ms.unwrap_or(0)),
+            );
             Ok(())
         } else {
             Err(StepError::new(tr!("error.verify_failed")).hint(tr!("hint.verify_failed")))
@@ -93,7 +118,9 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     let streaming = loop {
         let rows = cx.sql(Role::Primary, &sql).await?;
         report.replication_state = rows.iter().find_map(|r| r.get(2).cloned());
-        report.lag_bytes = rows.iter().find_map(|r| r.get(4).and_then(|v| v.parse().ok()));
+        report.lag_bytes = rows
+            .iter()
+            .find_map(|r| r.get(4).and_then(|v| v.parse().ok()));
         if report.replication_state.as_deref() == Some("streaming") {
             break true;
         }
@@ -110,14 +137,23 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     report.walsender = !sender?.stdout.trim().is_empty();
     report.walreceiver = !receiver?.stdout.trim().is_empty();
     let rec = cx.sql(Role::Standby, "SELECT pg_is_in_recovery();").await?;
-    report.standby_in_recovery = rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
+    report.standby_in_recovery =
+        rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
 
     if streaming && report.standby_in_recovery {
         let exists = cx
-            .sql(Role::Primary, &format!("SELECT count(*) FROM pg_class WHERE relname = {};", sql_literal(CANARY_TABLE)))
+            .sql(
+                Role::Primary,
+                &format!(
+                    "SELECT count(*) FROM pg_class WHERE relname = {};",
+                    sql_literal(CANARY_TABLE)
+                ),
+            )
             .await?;
         if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
-            cx.remember(Undo::DropTable { name: CANARY_TABLE.to_string() })?;
+            cx.remember(Undo::DropTable {
+                name: CANARY_TABLE.to_string(),
+            })?;
         }
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
@@ -129,17 +165,31 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         );
         cx.sql(Role::Primary, &insert).await?;
         let started = Instant::now();
-        let probe = format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = {};", sql_literal(&token));
+        let probe = format!(
+            "SELECT count(*) FROM {CANARY_TABLE} WHERE token = {};",
+            sql_literal(&token)
+        );
         let seen = poll(CANARY_WAIT, || async {
-            let rows = cx.run(Role::Standby, Cmd::sql(cx.layout(Role::Standby)?.psql(), &probe)).await?;
+            let rows = cx
+                .run(
+                    Role::Standby,
+                    Cmd::sql(cx.layout(Role::Standby)?.psql(), &probe),
+                )
+                .await?;
             Ok(rows.ok() && rows.stdout.trim() == "1")
         })
         .await?;
         if seen {
             report.canary_ms = Some(started.elapsed().as_millis() as u64);
         }
-        cx.sql(Role::Primary, &format!("DELETE FROM {CANARY_TABLE} WHERE token = {};", sql_literal(&token)))
-            .await?;
+        cx.sql(
+            Role::Primary,
+            &format!(
+                "DELETE FROM {CANARY_TABLE} WHERE token = {};",
+                sql_literal(&token)
+            ),
+        )
+        .await?;
     }
     report.passed = streaming
         && report.walsender

@@ -22,7 +22,11 @@ const MIN_CONNECTIONS: u64 = 100;
 const MIN_WAL_SENDERS: u64 = 10;
 
 pub fn hba_block(cx: &Cx, l: &Layout) -> String {
-    let method = cx.setup.hba_method.clone().unwrap_or_else(|| l.version.hba_method().to_string());
+    let method = cx
+        .setup
+        .hba_method
+        .clone()
+        .unwrap_or_else(|| l.version.hba_method().to_string());
     let (user, cidr) = (&cx.setup.replication_user, cx.setup.allowed_cidr);
     block::render(
         TAG,
@@ -35,15 +39,24 @@ pub fn hba_block(cx: &Cx, l: &Layout) -> String {
 
 pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'static str, String)> {
     let at_least = |name: &str, min: u64| {
-        let now = current.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let now = current
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
         now.max(min).to_string()
     };
     vec![
         ("listen_addresses", conf_value("*")),
         ("wal_level", l.version.wal_level().to_string()),
-        ("max_wal_senders", at_least("max_wal_senders", MIN_WAL_SENDERS)),
+        (
+            "max_wal_senders",
+            at_least("max_wal_senders", MIN_WAL_SENDERS),
+        ),
         ("wal_sender_timeout", conf_value("60s")),
-        ("max_connections", at_least("max_connections", MIN_CONNECTIONS)),
+        (
+            "max_connections",
+            at_least("max_connections", MIN_CONNECTIONS),
+        ),
         ("synchronous_commit", "on".to_string()),
     ]
 }
@@ -68,13 +81,22 @@ const WATCHED: [&str; 6] = [
 /// True when the running server already uses every value (no restart pending).
 async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> StepResult<bool> {
     let rows = cx
-        .sql(Role::Primary, "SELECT count(*) FROM pg_settings WHERE pending_restart;")
+        .sql(
+            Role::Primary,
+            "SELECT count(*) FROM pg_settings WHERE pending_restart;",
+        )
         .await?;
-    let pending = rows.first().and_then(|r| r.first()).map(|v| v != "0").unwrap_or(true);
+    let pending = rows
+        .first()
+        .and_then(|r| r.first())
+        .map(|v| v != "0")
+        .unwrap_or(true);
     let wanted = conf_settings(l, current);
     let live_ok = wanted.iter().all(|(k, v)| {
         let v = v.trim_matches('\'');
-        current.get(*k).is_some_and(|have| have == v || (*k == "wal_sender_timeout" && have == "60000"))
+        current
+            .get(*k)
+            .is_some_and(|have| have == v || (*k == "wal_sender_timeout" && have == "60000"))
     });
     Ok(!pending && live_ok)
 }
@@ -91,10 +113,35 @@ impl Step for Whitelist {
         let conf = conf_block(l, &HashMap::new());
         let backup = |p: &str| files::backup_path(cx, p);
         Ok(vec![
-            (Role::Primary, format!("# {}\n{hba}", tr!("preview.hba_top", file = l.hba_file()))),
-            (Role::Primary, files::write_script(&l.hba_file(), &backup(&l.hba_file()), "postgres:postgres", "0640")),
-            (Role::Primary, format!("# {}\n{conf}", tr!("preview.conf_bottom", file = l.conf_file()))),
-            (Role::Primary, files::write_script(&l.conf_file(), &backup(&l.conf_file()), "postgres:postgres", "0644")),
+            (
+                Role::Primary,
+                format!("# {}\n{hba}", tr!("preview.hba_top", file = l.hba_file())),
+            ),
+            (
+                Role::Primary,
+                files::write_script(
+                    &l.hba_file(),
+                    &backup(&l.hba_file()),
+                    "postgres:postgres",
+                    "0640",
+                ),
+            ),
+            (
+                Role::Primary,
+                format!(
+                    "# {}\n{conf}",
+                    tr!("preview.conf_bottom", file = l.conf_file())
+                ),
+            ),
+            (
+                Role::Primary,
+                files::write_script(
+                    &l.conf_file(),
+                    &backup(&l.conf_file()),
+                    "postgres:postgres",
+                    "0644",
+                ),
+            ),
             (Role::Primary, l.restart()),
         ])
     }
@@ -102,26 +149,56 @@ impl Step for Whitelist {
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let l = cx.layout(Role::Primary)?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
-        let hba = files::read(cx, Role::Primary, &l.hba_file()).await?.unwrap_or_default();
-        let conf = files::read(cx, Role::Primary, &l.conf_file()).await?.unwrap_or_default();
-        Ok(block::find(&hba, TAG).as_deref() == Some(hba_block(cx, l).as_str())
-            && block::find(&conf, TAG).as_deref() == Some(conf_block(l, &current).as_str())
-            && effective(cx, l, &current).await?)
+        let hba = files::read(cx, Role::Primary, &l.hba_file())
+            .await?
+            .unwrap_or_default();
+        let conf = files::read(cx, Role::Primary, &l.conf_file())
+            .await?
+            .unwrap_or_default();
+        Ok(
+            block::find(&hba, TAG).as_deref() == Some(hba_block(cx, l).as_str())
+                && block::find(&conf, TAG).as_deref() == Some(conf_block(l, &current).as_str())
+                && effective(cx, l, &current).await?,
+        )
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let l = cx.layout(Role::Primary)?.clone();
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
-        let hba = files::read(cx, Role::Primary, &l.hba_file()).await?.unwrap_or_default();
+        let hba = files::read(cx, Role::Primary, &l.hba_file())
+            .await?
+            .unwrap_or_default();
         let new_hba = block::put(&hba, TAG, &hba_block(cx, &l), Place::Top);
-        files::write(cx, Role::Primary, &l.hba_file(), &new_hba, "postgres:postgres", "0640").await?;
-        let conf = files::read(cx, Role::Primary, &l.conf_file()).await?.unwrap_or_default();
+        files::write(
+            cx,
+            Role::Primary,
+            &l.hba_file(),
+            &new_hba,
+            "postgres:postgres",
+            "0640",
+        )
+        .await?;
+        let conf = files::read(cx, Role::Primary, &l.conf_file())
+            .await?
+            .unwrap_or_default();
         let new_conf = block::put(&conf, TAG, &conf_block(&l, &current), Place::Bottom);
-        files::write(cx, Role::Primary, &l.conf_file(), &new_conf, "postgres:postgres", "0644").await?;
+        files::write(
+            cx,
+            Role::Primary,
+            &l.conf_file(),
+            &new_conf,
+            "postgres:postgres",
+            "0644",
+        )
+        .await?;
         cx.must(Role::Primary, Cmd::new(l.restart())).await?;
         // ALTER SYSTEM settings win over postgresql.conf: say so rather than leave the user
         // wondering why a value did not take.
-        let list = WATCHED.iter().map(|n| crate::quote::sql_literal(n)).collect::<Vec<_>>().join(", ");
+        let list = WATCHED
+            .iter()
+            .map(|n| crate::quote::sql_literal(n))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows = cx
             .sql(
                 Role::Primary,
@@ -129,7 +206,13 @@ impl Step for Whitelist {
             )
             .await?;
         for r in rows {
-            cx.note(Some(Role::Primary), tr!("note.auto_conf_override", setting = r.first().cloned().unwrap_or_default()));
+            cx.note(
+                Some(Role::Primary),
+                tr!(
+                    "note.auto_conf_override",
+                    setting = r.first().cloned().unwrap_or_default()
+                ),
+            );
         }
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
         if !effective(cx, &l, &current).await? {
