@@ -68,9 +68,11 @@ pub enum Command {
     Lab {
         #[command(subcommand)]
         action: LabAction,
-        #[arg(long, default_value = lab::DEFAULT_NAME)]
+        /// Lab name; several labs with different names and subnets can run side by side.
+        #[arg(long, global = true, default_value = lab::DEFAULT_NAME)]
         name: String,
-        #[arg(long)]
+        /// A /24 for the lab (default 10.77.0.0/24): the primary is .10, the standby .11.
+        #[arg(long, global = true)]
         subnet: Option<String>,
     },
 }
@@ -208,18 +210,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 match s.engine.preview(id) {
                     Ok(cmds) => {
                         for (host, command) in cmds {
-                            s.engine.cx.events.send(Event::Planned {
+                            for l in report::lines(&Event::Planned {
                                 step: id,
                                 host,
                                 command,
-                            });
+                            }) {
+                                println!("{l}");
+                            }
                         }
                     }
                     Err(e) => println!("   {e}"),
                 }
-                // Let the printer catch up so the plan reads in order.
-                tokio::task::yield_now().await;
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
             s.finish().await;
             Ok(0)

@@ -155,12 +155,30 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
                 name: CANARY_TABLE.to_string(),
             })?;
         }
+        cx.sql(
+            Role::Primary,
+            &format!("CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());"),
+        )
+        .await?;
+        // Wait for the table itself to reach the standby, so the timing below measures one
+        // row's trip and no query fails on a missing table.
+        let standby_psql = cx.layout(Role::Standby)?.psql();
+        let visible = format!(
+            "SELECT to_regclass({}) IS NOT NULL;",
+            sql_literal(CANARY_TABLE)
+        );
+        poll(CANARY_WAIT, || async {
+            let done = cx
+                .run(Role::Standby, Cmd::sql(standby_psql.clone(), &visible))
+                .await?;
+            Ok(done.ok() && done.stdout.trim() == "t")
+        })
+        .await?;
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
         let token = hex::encode(raw);
         let insert = format!(
-            "CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());\n\
-             INSERT INTO {CANARY_TABLE} (token) VALUES ({});",
+            "INSERT INTO {CANARY_TABLE} (token) VALUES ({});",
             sql_literal(&token)
         );
         cx.sql(Role::Primary, &insert).await?;
@@ -170,13 +188,10 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
             sql_literal(&token)
         );
         let seen = poll(CANARY_WAIT, || async {
-            let rows = cx
-                .run(
-                    Role::Standby,
-                    Cmd::sql(cx.layout(Role::Standby)?.psql(), &probe),
-                )
+            let done = cx
+                .run(Role::Standby, Cmd::sql(standby_psql.clone(), &probe))
                 .await?;
-            Ok(rows.ok() && rows.stdout.trim() == "1")
+            Ok(done.ok() && done.stdout.trim() == "1")
         })
         .await?;
         if seen {

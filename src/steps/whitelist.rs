@@ -27,7 +27,10 @@ pub fn hba_block(cx: &Cx, l: &Layout) -> String {
         .hba_method
         .clone()
         .unwrap_or_else(|| l.version.hba_method().to_string());
-    let (user, cidr) = (&cx.setup.replication_user, cx.setup.allowed_cidr);
+    let (user, cidr) = (
+        &cx.setup.replication_user,
+        cx.setup.allowed_cidr.to_string(),
+    );
     block::render(
         TAG,
         &[

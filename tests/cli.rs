@@ -1,0 +1,70 @@
+//! Command-line behaviour that needs no hosts.
+
+use std::process::{Command, Stdio};
+
+fn pgrepl(args: &[&str], state: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pgrepl"))
+        .args(args)
+        .env("PGREPL_STATE_DIR", state)
+        .env("PGREPL_REPLICA_PASSWORD", "x")
+        .stdin(Stdio::null())
+        .output()
+        .expect("pgrepl runs")
+}
+
+#[test]
+fn bad_config_is_rejected_before_anything_runs_naming_each_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[primary]
+host = "-oProxyCommand=touch /tmp/x"
+[standby]
+host = "127.0.0.1"
+port = 0
+[postgres]
+allowed_cidr = "10.0.0.0/24; drop table x"
+"#,
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let out = pgrepl(
+        &["apply", "--config", cfg.to_str().unwrap(), "--yes"],
+        &state,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for field in ["primary.host", "standby.port", "postgres.allowed_cidr"] {
+        assert!(err.contains(field), "no mention of {field}:\n{err}");
+    }
+    assert!(!state.exists(), "nothing may be written for a bad config");
+}
+
+#[test]
+fn unknown_steps_and_missing_passwords_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ok.toml");
+    std::fs::write(
+        &cfg,
+        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"127.0.0.0/8\"\n",
+    )
+    .unwrap();
+    let out = pgrepl(
+        &["apply", "--config", cfg.to_str().unwrap(), "--from", "nope"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown step 'nope'"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pgrepl"))
+        .args(["apply", "--config", cfg.to_str().unwrap(), "--yes"])
+        .env("PGREPL_STATE_DIR", dir.path())
+        .env_remove("PGREPL_REPLICA_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PGREPL_REPLICA_PASSWORD"));
+}

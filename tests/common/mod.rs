@@ -1,0 +1,210 @@
+//! A real two-host lab for end-to-end tests: `pgrepl lab up` builds it, the tests drive
+//! the real binary against it over the real OpenSSH client, and check the hosts with
+//! PostgreSQL itself (psql over ssh), never with pgrepl's own report.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "it's \"$(touch /tmp/pwned)\" `id` ; $HOME";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pgrepl")
+}
+
+/// Tests in one binary share their lab name, so they take turns.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Host {
+    Primary,
+    Standby,
+}
+
+pub struct Lab {
+    pub name: String,
+    prefix: String,
+    pub dir: PathBuf,
+    pub state: tempfile::TempDir,
+}
+
+fn must(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl Lab {
+    /// A fresh lab `name` on `prefix`.0/24 (e.g. "10.77.1"). Requires root.
+    pub fn up(name: &str, prefix: &str) -> Lab {
+        let uid = Command::new("id").arg("-u").output().expect("id runs");
+        assert_eq!(
+            String::from_utf8_lossy(&uid.stdout).trim(),
+            "0",
+            "the lab tests need root (network namespaces); run the suite as root"
+        );
+        let out = Command::new(bin())
+            .args([
+                "lab",
+                "up",
+                "--name",
+                name,
+                "--subnet",
+                &format!("{prefix}.0/24"),
+            ])
+            .output()
+            .expect("pgrepl runs");
+        must(out, "lab up");
+        Lab {
+            name: name.to_string(),
+            prefix: prefix.to_string(),
+            dir: PathBuf::from("/var/lib/pgrepl-lab").join(name),
+            state: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("pgrepl.toml")
+    }
+
+    pub fn sudo_config(&self) -> PathBuf {
+        self.dir.join("pgrepl-sudo.toml")
+    }
+
+    pub fn ip(&self, h: Host) -> String {
+        match h {
+            Host::Primary => format!("{}.10", self.prefix),
+            Host::Standby => format!("{}.11", self.prefix),
+        }
+    }
+
+    /// Runs a root shell script on a lab host through the real ssh client.
+    pub fn ssh(&self, h: Host, script: &str, stdin: &str) -> Output {
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(self.dir.join("ssh_config"))
+            .arg(format!("root@{}", self.ip(h)))
+            .arg(format!("cd / && sh -c '{}'", script.replace('\'', r"'\''")))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("ssh finishes")
+    }
+
+    pub fn sh(&self, h: Host, script: &str) -> String {
+        let out = must(self.ssh(h, script, ""), script);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// psql as postgres on the host, SQL on stdin; the trimmed, unaligned output.
+    pub fn psql(&self, h: Host, sql: &str) -> String {
+        let out = self.ssh(
+            h,
+            "runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d postgres",
+            sql,
+        );
+        let out = must(out, sql);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn try_psql(&self, h: Host, sql: &str) -> Option<String> {
+        let out = self.ssh(
+            h,
+            "runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -d postgres",
+            sql,
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Polls the standby until `sql` returns `want` (replication is asynchronous).
+    pub fn wait_for(&self, h: Host, sql: &str, want: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.try_psql(h, sql).as_deref() == Some(want) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn pgrepl(&self, args: &[&str]) -> Output {
+        self.pgrepl_with(args, &[("PGREPL_REPLICA_PASSWORD", PASSWORD)])
+    }
+
+    pub fn pgrepl_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .env("PGREPL_STATE_DIR", self.state.path())
+            .env_remove("PGREPL_REPLICA_PASSWORD");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).output().expect("pgrepl runs")
+    }
+
+    pub fn apply(&self, config: &Path, extra: &[&str]) -> Output {
+        let c = config.to_string_lossy().to_string();
+        let mut args = vec!["apply", "--config", &c, "--yes"];
+        args.extend_from_slice(extra);
+        self.pgrepl(&args)
+    }
+
+    /// Everything pgrepl wrote to its state directory (journal, transcripts).
+    pub fn state_files_text(&self) -> String {
+        let mut all = String::new();
+        for e in std::fs::read_dir(self.state.path())
+            .expect("state dir")
+            .flatten()
+        {
+            all.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+        all
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(bin())
+            .args(["lab", "down", "--name", &self.name])
+            .output();
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        text(out)
+    );
+}

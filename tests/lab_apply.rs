@@ -1,0 +1,152 @@
+//! `pgrepl apply` against the real two-host lab, checked with psql on the hosts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_ok, text, Host, Lab, PASSWORD};
+
+fn assert_streams(lab: &Lab) {
+    assert_eq!(
+        lab.psql(Host::Primary, "SELECT state FROM pg_stat_replication;"),
+        "streaming",
+        "pg_stat_replication on the primary"
+    );
+    assert_eq!(lab.psql(Host::Standby, "SELECT pg_is_in_recovery();"), "t");
+    static ROUND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let round = ROUND.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let token = format!("row-{}-{round}", std::process::id());
+    lab.psql(
+        Host::Primary,
+        &format!("CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('{token}');"),
+    );
+    assert!(
+        lab.wait_for(
+            Host::Standby,
+            &format!("SELECT count(*) FROM e2e WHERE v = '{token}';"),
+            "1",
+            Duration::from_secs(20)
+        ),
+        "the row written on the primary never reached the standby"
+    );
+}
+
+#[test]
+fn apply_sets_up_streaming_and_a_second_apply_changes_nothing() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    // Before: PostgreSQL is installed but neither host has a cluster.
+    assert_eq!(lab.sh(Host::Primary, "ls /var/lib/postgresql | wc -l"), "0");
+
+    let first = lab.apply(&lab.config(), &[]);
+    assert_ok(&first, "first apply");
+    assert_streams(&lab);
+
+    let hba = "/etc/postgresql/15/main/pg_hba.conf";
+    let sums = |lab: &Lab| {
+        lab.sh(
+            Host::Primary,
+            &format!("sha256sum {hba} /etc/postgresql/15/main/postgresql.conf"),
+        )
+    };
+    let before = sums(&lab);
+    let second = lab.apply(&lab.config(), &[]);
+    assert_ok(&second, "second apply");
+    let out = text(&second);
+    for step in ["install", "replica-role", "whitelist", "base-backup"] {
+        assert!(
+            out.contains(&format!("==> {step}: already done")),
+            "second apply re-ran {step}:\n{out}"
+        );
+    }
+    assert_eq!(sums(&lab), before, "second apply changed config files");
+    assert_eq!(
+        lab.sh(
+            Host::Primary,
+            &format!("grep -c '^host    replication     replica  *10.77.1.0/24' {hba}")
+        ),
+        "1",
+        "duplicate pg_hba lines"
+    );
+    assert_streams(&lab);
+
+    // Each host has its own PID namespace: the primary must not see the standby's receiver.
+    assert_eq!(
+        lab.sh(
+            Host::Primary,
+            "ps -eo args | grep -c '[w]alreceiver' || true"
+        ),
+        "0"
+    );
+    assert_eq!(
+        lab.sh(
+            Host::Standby,
+            "ps -eo args | grep -c '[w]alreceiver' || true"
+        ),
+        "1"
+    );
+
+    // The hostile password was quoted, not run, and never written down.
+    for h in [Host::Primary, Host::Standby] {
+        assert_eq!(lab.sh(h, "test -e /tmp/pwned && echo yes || echo no"), "no");
+    }
+    assert!(!std::path::Path::new("/tmp/pwned").exists());
+    assert!(!out.contains(PASSWORD) && !text(&first).contains(PASSWORD));
+    assert!(
+        !lab.state_files_text().contains(PASSWORD),
+        "password in journal or transcript"
+    );
+    assert!(
+        !lab.state_files_text().contains("SCRAM-SHA-256$"),
+        "password hash in journal or transcript"
+    );
+    // The replica's password file is private to postgres.
+    assert_eq!(
+        lab.sh(
+            Host::Standby,
+            "stat -c '%a %U' /var/lib/postgresql/.pgrepl-*.pgpass"
+        ),
+        "600 postgres"
+    );
+}
+
+#[test]
+fn a_non_root_user_with_passwordless_sudo_works_too() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    let out = lab.apply(&lab.sudo_config(), &[]);
+    assert_ok(&out, "apply as labadmin");
+    assert!(text(&out).contains("passwordless sudo"), "{}", text(&out));
+    assert_streams(&lab);
+}
+
+#[test]
+fn plan_shows_every_step_and_changes_nothing() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    let c = lab.config().to_string_lossy().to_string();
+    let out = lab.pgrepl(&["plan", "--config", &c]);
+    assert_ok(&out, "plan");
+    let t = text(&out);
+    for needle in [
+        "== install",
+        "pg_createcluster -p 5432 15 main",
+        "== replica-role",
+        "CREATE ROLE \"replica\" WITH LOGIN REPLICATION PASSWORD '****';",
+        "host    replication     replica         10.77.1.0/24       scram-sha-256",
+        "pg_basebackup -h 10.77.1.10 -p 5432 -U replica",
+        "== verify",
+    ] {
+        assert!(t.contains(needle), "plan lacks {needle:?}:\n{t}");
+    }
+    assert_eq!(
+        lab.sh(Host::Primary, "ls /var/lib/postgresql | wc -l"),
+        "0",
+        "plan created something"
+    );
+    assert_eq!(
+        lab.sh(Host::Standby, "ls /etc/postgresql | wc -l"),
+        "0",
+        "plan created something"
+    );
+}
