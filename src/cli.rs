@@ -241,6 +241,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 bail!(tr!("error.need_yes"));
             }
             let mut s = Session::open(&cli, setup, password, false)?;
+            // Ctrl-C aborts: the running remote command is killed and the step fails,
+            // leaving a journal that retry and rollback understand.
+            let control = s.engine.control();
+            let interrupt = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    control.abort();
+                }
+            });
             let mut times = vec![];
             let started = std::time::Instant::now();
             let code = 'run: {
@@ -282,6 +290,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
                 0
             };
+            interrupt.abort();
             let journal = s.engine.journal();
             s.finish().await;
             if code == 0 {

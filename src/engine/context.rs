@@ -139,7 +139,12 @@ impl Cx {
 
     /// Runs a command and returns how it ended, whatever its exit status.
     pub async fn run(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
-        if self.control.wait_while_paused().await {
+        let events = &self.events;
+        if self
+            .control
+            .wait_while_paused(|| events.send(Event::Paused))
+            .await
+        {
             self.events.send(Event::Resumed);
         }
         if self.control.take_abort() {
@@ -198,7 +203,8 @@ impl Cx {
             status: done.status,
             elapsed: started.elapsed(),
         });
-        if aborted || self.control.take_abort() {
+        let flagged = self.control.take_abort();
+        if aborted || flagged {
             return Err(StepError::aborted());
         }
         Ok(done)
@@ -296,5 +302,101 @@ mod tests {
     #[test]
     fn splits_psql_rows() {
         assert_eq!(rows("a|b\n\nc|d\n"), vec![vec!["a", "b"], vec!["c", "d"]]);
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::remote::{Local, Privilege};
+    use std::time::Duration;
+
+    fn local_cx(dir: &std::path::Path) -> (Cx, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let setup = Config::parse(
+            "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"127.0.0.0/8\"\n",
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let journal = Journal::open(dir, "a", "b").unwrap();
+        let host = Host::new(Arc::new(Local), Privilege::Root);
+        let cx = Cx {
+            setup,
+            password: None,
+            step: StepId::BaseBackup,
+            events: Events::new(tx),
+            control: Arc::new(Control::with_pause_file(dir.join("pause"))),
+            journal: Arc::new(Mutex::new(journal)),
+            hosts: vec![host.clone(), host],
+            facts: vec![],
+            layouts: vec![],
+            version: None,
+        };
+        (cx, rx)
+    }
+
+    fn running(pattern: &str) -> bool {
+        std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn abort_kills_the_running_command_and_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cx, _rx) = local_cx(dir.path());
+        let control = cx.control.clone();
+        let marker = format!("sleep 30.{}", std::process::id());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            control.abort();
+        });
+        let started = Instant::now();
+        let err = cx
+            .run(Role::Primary, Cmd::new(format!("{marker}; echo never")))
+            .await
+            .unwrap_err();
+        assert!(err.aborted, "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(!running(&marker), "the remote command survived the abort");
+        // The next command runs normally: an abort is consumed once.
+        assert!(cx.run(Role::Primary, Cmd::new("true")).await.unwrap().ok());
+    }
+
+    #[tokio::test]
+    async fn pause_holds_the_next_command_until_resumed_by_key_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cx, mut rx) = local_cx(dir.path());
+        let cx = Arc::new(cx);
+        for by_file in [false, true] {
+            if by_file {
+                std::fs::write(dir.path().join("pause"), "").unwrap();
+            } else {
+                cx.control.pause();
+            }
+            let c = cx.clone();
+            let task =
+                tokio::spawn(async move { c.run(Role::Primary, Cmd::new("echo ran")).await });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!task.is_finished(), "ran while paused");
+            let mut seen = vec![];
+            while let Ok(e) = rx.try_recv() {
+                seen.push(e);
+            }
+            assert_eq!(seen, vec![Event::Paused], "nothing but Paused while paused");
+            if by_file {
+                std::fs::remove_file(dir.path().join("pause")).unwrap();
+            } else {
+                cx.control.resume();
+            }
+            let done = task.await.unwrap().unwrap();
+            assert_eq!(done.stdout, "ran\n");
+            assert_eq!(rx.recv().await, Some(Event::Resumed));
+            while rx.try_recv().is_ok() {}
+        }
     }
 }

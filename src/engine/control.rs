@@ -1,7 +1,9 @@
 //! Pause and abort, shared between the engine and whoever drives it (TUI keys, signals).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -12,9 +14,26 @@ pub struct Control {
     abort: AtomicBool,
     abort_now: Notify,
     running: Mutex<Option<u32>>,
+    /// While this file exists the engine pauses too: the way to pause a headless run.
+    pause_file: Option<PathBuf>,
 }
 
 impl Control {
+    pub fn with_pause_file(path: PathBuf) -> Self {
+        Control {
+            pause_file: Some(path),
+            ..Control::default()
+        }
+    }
+
+    pub fn pause_file(&self) -> Option<&std::path::Path> {
+        self.pause_file.as_deref()
+    }
+
+    fn held(&self) -> bool {
+        !self.is_aborting()
+            && (self.is_paused() || self.pause_file.as_ref().is_some_and(|f| f.exists()))
+    }
     pub fn pause(&self) {
         self.paused.store(true, Ordering::SeqCst);
     }
@@ -38,16 +57,20 @@ impl Control {
         self.paused.load(Ordering::SeqCst)
     }
 
-    /// Waits while paused. Returns true if it had to wait.
-    pub async fn wait_while_paused(&self) -> bool {
+    /// Waits while paused (by [`Control::pause`] or the pause file), calling `on_pause` once
+    /// when it starts waiting. Returns true if it had to wait. An abort ends the wait.
+    pub async fn wait_while_paused(&self, on_pause: impl Fn()) -> bool {
         let mut waited = false;
-        while self.is_paused() {
-            waited = true;
-            let notified = self.resume.notified();
-            if !self.is_paused() {
-                break;
+        while self.held() {
+            if !waited {
+                on_pause();
+                waited = true;
             }
-            notified.await;
+            let notified = self.resume.notified();
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
         }
         waited
     }

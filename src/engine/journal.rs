@@ -41,6 +41,9 @@ pub enum Undo {
     DropTable { name: String },
     /// Return the server to the running/stopped state it had before.
     Service { host: Role, was_running: bool },
+    /// Restart the server if it runs, so restored config files take effect. Recorded
+    /// before the edits it belongs to, so that rollback runs it after restoring them.
+    Restart { host: Role },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -81,7 +81,7 @@ impl Engine {
             password,
             step: StepId::Hosts,
             events,
-            control: Arc::new(Control::default()),
+            control: Arc::new(Control::with_pause_file(state_dir.join("pause"))),
             journal: Arc::new(Mutex::new(journal)),
             hosts: vec![],
             facts: vec![],

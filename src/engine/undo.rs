@@ -68,6 +68,14 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
             let script = if *was_running { l.start() } else { l.stop() };
             cx.must(*host, Cmd::new(script)).await?;
         }
+        Undo::Restart { host } => {
+            let l = cx.layout(*host)?;
+            cx.must(
+                *host,
+                Cmd::new(format!("! {} || {}", l.is_running(), l.restart())),
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -115,6 +123,7 @@ pub fn describe(u: &Undo) -> String {
         Undo::DropRole { name } => tr!("undo.drop_role", role = name),
         Undo::RestoreRole { name, .. } => tr!("undo.restore_role", role = name),
         Undo::DropTable { name } => tr!("undo.drop_table", table = name),
+        Undo::Restart { host } => tr!("undo.restart", host = host),
         Undo::Service { host, was_running } => {
             tr!(
                 if *was_running {

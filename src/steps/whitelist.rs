@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::block::{self, Place};
 use super::files;
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult};
+use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
 use crate::platform::Layout;
 use crate::quote::conf_value;
 use crate::tr;
@@ -167,6 +167,9 @@ impl Step for Whitelist {
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let l = cx.layout(Role::Primary)?.clone();
+        cx.remember(Undo::Restart {
+            host: Role::Primary,
+        })?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
         let hba = files::read(cx, Role::Primary, &l.hba_file())
             .await?
