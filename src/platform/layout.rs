@@ -179,24 +179,57 @@ impl Layout {
     }
 
     fn service(&self, action: &str) -> String {
-        if self.debian() {
-            format!(
-                "pg_ctlcluster {} {} {action}",
-                self.version,
-                sh(&self.cluster)
-            )
-        } else if self.systemd {
-            format!("systemctl {action} postgresql-{}", self.version)
-        } else {
-            let log = format!("{}/pgrepl-server.log", self.postgres_home());
-            format!(
-                "{} {} -D {} -l {} -w {action}",
-                self.as_postgres(),
-                self.bin("pg_ctl"),
-                sh(&self.data_dir()),
-                sh(&log)
-            )
+        if self.systemd {
+            // The service manager must know the server's state, so it does the work.
+            return if self.debian() {
+                format!(
+                    "pg_ctlcluster {} {} {action}",
+                    self.version,
+                    sh(&self.cluster)
+                )
+            } else {
+                format!("systemctl {action} postgresql-{}", self.version)
+            };
         }
+        // Without systemd, pg_ctl -w waits for readiness itself and returns as soon as the
+        // server accepts connections; pg_ctlcluster adds fixed waits of two seconds and more.
+        let (log, options) = if self.debian() {
+            (
+                format!(
+                    "/var/log/postgresql/postgresql-{}-{}.log",
+                    self.version, self.cluster
+                ),
+                format!(
+                    " -o {}",
+                    sh(&format!("-c config_file={}", self.conf_file()))
+                ),
+            )
+        } else {
+            (
+                format!("{}/pgrepl-server.log", self.postgres_home()),
+                String::new(),
+            )
+        };
+        let mode = if action == "start" { "" } else { " -m fast" };
+        let prepare = if self.debian() && action != "stop" {
+            // What pg_ctlcluster would create: the socket directory and, before 15, the
+            // statistics directory named in postgresql.conf.
+            format!(
+                "install -d -o postgres -g postgres -m 2775 /var/run/postgresql && \
+                 st=$(sed -n \"s/^stats_temp_directory = '\\(.*\\)'.*/\\1/p\" {conf}) && \
+                 {{ [ -z \"$st\" ] || install -d -o postgres -g postgres -m 700 \"$st\"; }} && ",
+                conf = sh(&self.conf_file())
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{prepare}{} {} -D {}{options} -l {} -w -t 120{mode} {action}",
+            self.as_postgres(),
+            self.bin("pg_ctl"),
+            sh(&self.data_dir()),
+            sh(&log)
+        )
     }
 
     pub fn start(&self) -> String {
@@ -264,7 +297,18 @@ mod tests {
         assert_eq!(l.conf_file(), "/etc/postgresql/15/main/postgresql.conf");
         assert_eq!(l.data_dir(), "/var/lib/postgresql/15/main");
         assert_eq!(l.package(), "postgresql-15");
-        assert_eq!(l.restart(), "pg_ctlcluster 15 main restart");
+        assert!(l.restart().ends_with(
+            "pg_ctl -D /var/lib/postgresql/15/main -o '-c config_file=/etc/postgresql/15/main/postgresql.conf' \
+             -l /var/log/postgresql/postgresql-15-main.log -w -t 120 -m fast restart"
+        ));
+        let with_systemd = Layout::new(
+            &facts(OsFamily::Debian, true),
+            PgVersion::new(15),
+            "main",
+            5432,
+        )
+        .unwrap();
+        assert_eq!(with_systemd.restart(), "pg_ctlcluster 15 main restart");
         assert!(l.enable().is_none());
         assert!(l.install().contains("--no-upgrade"));
     }
