@@ -60,6 +60,15 @@ fn apply_sets_up_streaming_and_a_second_apply_changes_nothing() {
         );
     }
     assert_eq!(sums(&lab), before, "second apply changed config files");
+
+    let c = lab.config().to_string_lossy().to_string();
+    let verify = lab.pgrepl(&["verify", "--config", &c, "--json"]);
+    assert_ok(&verify, "verify --json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&verify.stdout).expect("verify --json prints only JSON");
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["replication_state"], "streaming");
+    assert!(report["canary_ms"].as_u64().is_some());
     assert_eq!(
         lab.sh(
             Host::Primary,
