@@ -222,6 +222,37 @@ impl Cx {
         Err(StepError::command(r, &first, done.status, &tail.join("\n")))
     }
 
+    /// Runs a command that changes the host and must succeed; how it ended goes into the
+    /// journal right after (its undo was recorded before, with [`Cx::remember`]).
+    pub async fn change(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
+        let command: String = cmd
+            .script
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(160)
+            .collect();
+        let result = self.must(r, cmd).await;
+        let status = match &result {
+            Ok(done) => Some(done.status),
+            Err(e) => e.status,
+        };
+        let mut j = self
+            .journal
+            .lock()
+            .map_err(|_| StepError::new("journal lock poisoned".into()))?;
+        j.entry(self.step).outcomes.push(super::journal::Outcome {
+            host: r,
+            command,
+            status,
+        });
+        j.save()
+            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))?;
+        drop(j);
+        result
+    }
+
     /// Runs SQL as the superuser on the host's cluster; returns rows split on `|`.
     pub async fn sql(&self, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
         let psql = self.layout(r)?.psql();

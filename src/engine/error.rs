@@ -10,6 +10,8 @@ pub struct StepError {
     pub message: String,
     pub hint: Option<String>,
     pub aborted: bool,
+    /// The exit status when a remote command failed.
+    pub status: Option<i32>,
 }
 
 pub type StepResult<T> = Result<T, StepError>;
@@ -20,6 +22,7 @@ impl StepError {
             message,
             hint: None,
             aborted: false,
+            status: None,
         }
     }
 
@@ -33,6 +36,7 @@ impl StepError {
             message: tr!("error.aborted"),
             hint: None,
             aborted: true,
+            status: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl StepError {
             stderr = stderr_tail
         ));
         e.hint = hint_for(stderr_tail);
+        e.status = Some(status);
         e
     }
 }

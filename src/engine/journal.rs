@@ -46,11 +46,23 @@ pub enum Undo {
     Restart { host: Role },
 }
 
+/// How one command that changed a host ended (written right after it ran).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub host: Role,
+    /// The command's first line.
+    pub command: String,
+    /// None: it did not finish (aborted, connection lost).
+    pub status: Option<i32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub state: StepState,
     #[serde(default)]
     pub undo: Vec<Undo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<Outcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default)]
@@ -62,6 +74,7 @@ impl Default for StepRecord {
         StepRecord {
             state: StepState::Pending,
             undo: vec![],
+            outcomes: vec![],
             error: None,
             elapsed_ms: 0,
         }

@@ -19,7 +19,7 @@ pub use context::{progress, rows, Cmd, Cx};
 pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
-pub use journal::{setup_id, Journal, StepRecord, Undo};
+pub use journal::{setup_id, Journal, Outcome, StepRecord, Undo};
 pub use step::{Role, StepId, StepState};
 
 use crate::config::Setup;
@@ -134,6 +134,18 @@ impl Engine {
         self.step(id)?.preview(&self.cx)
     }
 
+    /// Looks at the hosts without changing anything: is `id` done? For showing the true
+    /// state after a restart. `hosts` must have run.
+    pub async fn inspect(&mut self, id: StepId) -> StepResult<bool> {
+        self.cx.step = id;
+        let step = self.step(id)?;
+        match id {
+            StepId::Hosts => Ok(self.connected()),
+            StepId::Verify => Ok(self.journal().state(id).is_complete()),
+            _ => step.check(&self.cx).await,
+        }
+    }
+
     fn set_state(
         &self,
         id: StepId,
@@ -163,6 +175,9 @@ impl Engine {
             .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))?;
         self.cx.step = id;
         let started = Instant::now();
+        if let Ok(mut j) = self.cx.journal.lock() {
+            j.entry(id).outcomes.clear();
+        }
         self.set_state(id, StepState::Running, None, None);
         let step = &self.steps[idx];
         let cx = &mut self.cx;

@@ -21,10 +21,10 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
                  else echo no backup at {b}, nothing to restore; fi",
                 sha = sh(sha256)
             );
-            cx.must(*host, Cmd::new(script)).await?;
+            cx.change(*host, Cmd::new(script)).await?;
         }
         Undo::RemoveFile { host, path } => {
-            cx.must(*host, Cmd::new(format!("rm -f {}", sh(path))))
+            cx.change(*host, Cmd::new(format!("rm -f {}", sh(path))))
                 .await?;
         }
         Undo::MoveBack {
@@ -44,11 +44,12 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
                  if [ -e {p}.pgrepl-discard ]; then rm -rf {p}.pgrepl-discard; fi\n\
                  elif [ -e {m} ] && [ -e {p} ]; then\n  rm -rf {p} && echo removed the replica copy {p}: there was no directory before\nfi\nrm -f {m}"
             );
-            cx.must(*host, Cmd::new(script)).await?;
+            cx.change(*host, Cmd::new(script)).await?;
         }
         Undo::DropRole { name } => {
             let sql = format!("DROP ROLE IF EXISTS {};", sql_ident(name));
-            cx.sql(Role::Primary, &sql).await?;
+            let psql = cx.layout(Role::Primary)?.psql();
+            cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
         }
         Undo::RestoreRole { name, saved } => {
             let psql = cx.layout(Role::Primary)?.psql();
@@ -56,21 +57,22 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
                 "if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi",
                 s = sh(saved)
             );
-            cx.must(Role::Primary, Cmd::new(script)).await?;
+            cx.change(Role::Primary, Cmd::new(script)).await?;
             cx.note(Some(Role::Primary), tr!("note.role_restored", role = name));
         }
         Undo::DropTable { name } => {
             let sql = format!("DROP TABLE IF EXISTS {};", sql_ident(name));
-            cx.sql(Role::Primary, &sql).await?;
+            let psql = cx.layout(Role::Primary)?.psql();
+            cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
         }
         Undo::Service { host, was_running } => {
             let l = cx.layout(*host)?;
             let script = if *was_running { l.start() } else { l.stop() };
-            cx.must(*host, Cmd::new(script)).await?;
+            cx.change(*host, Cmd::new(script)).await?;
         }
         Undo::Restart { host } => {
             let l = cx.layout(*host)?;
-            cx.must(
+            cx.change(
                 *host,
                 Cmd::new(format!("! {} || {}", l.is_running(), l.restart())),
             )

@@ -209,7 +209,7 @@ impl Step for BaseBackup {
             pgpass_field(&cx.setup.replication_user),
             pgpass_field(password.expose())
         ));
-        cx.must(
+        cx.change(
             Role::Standby,
             Cmd::new(format!(
                 "umask 077; cat > {pf}.new && chown postgres:postgres {pf}.new && chmod 600 {pf}.new && mv -f {pf}.new {pf}"
@@ -223,16 +223,16 @@ impl Step for BaseBackup {
             host: Role::Standby,
             was_running,
         })?;
-        cx.must(Role::Standby, Cmd::new(l.stop())).await?;
+        cx.change(Role::Standby, Cmd::new(l.stop())).await?;
         cx.remember(Undo::MoveBack {
             host: Role::Standby,
             path: p.data.clone(),
             aside: p.aside.clone(),
             marker: p.marker.clone(),
         })?;
-        cx.must(Role::Standby, Cmd::new(move_aside_script(&p)))
+        cx.change(Role::Standby, Cmd::new(move_aside_script(&p)))
             .await?;
-        cx.must(
+        cx.change(
             Role::Standby,
             Cmd::new(basebackup_script(cx, &l, &p, &addr)),
         )
@@ -260,7 +260,7 @@ impl Step for BaseBackup {
         .await?;
         let d = sh(&p.data);
         if l.version.uses_standby_signal() {
-            cx.must(Role::Standby, Cmd::new(format!("touch {d}/standby.signal")))
+            cx.change(Role::Standby, Cmd::new(format!("touch {d}/standby.signal")))
                 .await?;
         } else {
             let text = Secret::new(recovery_conf(&conninfo(
@@ -270,18 +270,18 @@ impl Step for BaseBackup {
                 &addr,
                 Some(password.expose()),
             )));
-            cx.must(
+            cx.change(
                 Role::Standby,
                 Cmd::new(format!("umask 077; cat > {d}/recovery.conf")).secret(&text),
             )
             .await?;
         }
-        cx.must(
+        cx.change(
             Role::Standby,
             Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")),
         )
         .await?;
-        cx.must(Role::Standby, Cmd::new(l.start())).await?;
+        cx.change(Role::Standby, Cmd::new(l.start())).await?;
         Ok(())
     }
 }

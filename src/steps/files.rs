@@ -88,7 +88,7 @@ pub async fn write(
             path: path.to_string(),
         })?,
     }
-    cx.must(
+    cx.change(
         r,
         Cmd::new(write_script(path, &backup_path(cx, path), owner, mode)).stdin(new),
     )

@@ -83,7 +83,7 @@ impl Step for Install {
         // The two hosts install at the same time; each host's commands run in order.
         let on = |r: Role| async move {
             for s in scripts(cx.layout(r)?, r) {
-                cx.must(r, Cmd::new(s)).await?;
+                cx.change(r, Cmd::new(s)).await?;
             }
             StepResult::Ok(())
         };

@@ -103,7 +103,7 @@ impl Step for ReplicaRole {
                     let sql =
                         role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
                     let s = sh(&saved);
-                    cx.must(
+                    cx.change(
                         Role::Primary,
                         Cmd::new(format!("umask 077; [ -e {s} ] || cat > {s}"))
                             .stdin(&sql)
@@ -121,7 +121,7 @@ impl Step for ReplicaRole {
             .unwrap_or_else(|| password.expose().to_string());
         let sql = statement(verb, &role, &secret_value);
         let shown = statement(verb, &role, MASK);
-        cx.must(Role::Primary, Cmd::sql(psql, &sql).masked(shown))
+        cx.change(Role::Primary, Cmd::sql(psql, &sql).masked(shown))
             .await?;
         Ok(())
     }

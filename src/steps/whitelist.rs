@@ -197,7 +197,7 @@ impl Step for Whitelist {
             "0644",
         )
         .await?;
-        cx.must(Role::Primary, Cmd::new(l.restart())).await?;
+        cx.change(Role::Primary, Cmd::new(l.restart())).await?;
         // ALTER SYSTEM settings win over postgresql.conf: say so rather than leave the user
         // wondering why a value did not take.
         let list = WATCHED
