@@ -159,3 +159,41 @@ fn plan_shows_every_step_and_changes_nothing() {
         "plan created something"
     );
 }
+
+#[test]
+fn a_primary_busy_with_writes_replicates_every_row() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    lab.sh(Host::Primary, "pg_createcluster 15 main --start >/dev/null");
+    lab.psql(Host::Primary, "CREATE TABLE load (v int);");
+    // A bounded writer: 300 batches of 1000 rows, reconnecting across the restart that the
+    // whitelist step makes; it stops by itself.
+    let writer = lab.dir.join("writer.out");
+    let mut load = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(lab.dir.join("ssh_config"))
+        .arg(format!("root@{}", lab.ip(Host::Primary)))
+        .arg(
+            "cd / && for i in $(seq 1 300); do runuser -u postgres -- psql -X -q -c \
+             'INSERT INTO load SELECT generate_series(1, 1000)' 2>/dev/null || sleep 0.05; done",
+        )
+        .stdout(std::fs::File::create(&writer).expect("writer log"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh runs");
+    let out = lab.apply(&lab.config(), &[]);
+    let _ = load.wait();
+    assert_ok(&out, "apply while the primary takes writes");
+    let rows = lab.psql(Host::Primary, "SELECT count(*) FROM load;");
+    assert_ne!(rows, "0");
+    assert!(
+        lab.wait_for(
+            Host::Standby,
+            "SELECT count(*) FROM load;",
+            &rows,
+            Duration::from_secs(30)
+        ),
+        "the standby did not catch up to {rows} rows"
+    );
+    assert_streams(&lab);
+}

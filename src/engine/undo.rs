@@ -74,7 +74,7 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
             let l = cx.layout(*host)?;
             cx.change(
                 *host,
-                Cmd::new(format!("! {} || {}", l.is_running(), l.restart())),
+                Cmd::new(format!("! {} || {{ {}; }}", l.is_running(), l.restart())),
             )
             .await?;
         }

@@ -233,11 +233,11 @@ impl Layout {
     }
 
     pub fn start(&self) -> String {
-        format!("{} || {}", self.is_running(), self.service("start"))
+        format!("{} || {{ {}; }}", self.is_running(), self.service("start"))
     }
 
     pub fn stop(&self) -> String {
-        format!("! {} || {}", self.is_running(), self.service("stop"))
+        format!("! {} || {{ {}; }}", self.is_running(), self.service("stop"))
     }
 
     pub fn restart(&self) -> String {
@@ -324,6 +324,37 @@ mod tests {
             .contains("/usr/pgsql-9.5/bin/postgresql95-setup initdb"));
         assert_eq!(l.restart(), "systemctl restart postgresql-9.5");
         assert_eq!(l.enable().unwrap(), "systemctl enable postgresql-9.5");
+    }
+
+    #[test]
+    fn service_commands_run_only_when_needed() {
+        let l = Layout::new(
+            &facts(OsFamily::Debian, false),
+            PgVersion::new(15),
+            "main",
+            5432,
+        )
+        .unwrap();
+        // `a || b && c` would start a running server again: the whole action is one group.
+        // Service actions are chains themselves (prepare && pg_ctl), as the stand-ins are.
+        for (script, state, expect) in [
+            (l.start(), "0", "ran"),
+            (l.start(), "1", "prepared"),
+            (l.stop(), "1", "ran"),
+            (l.stop(), "0", "prepared"),
+        ] {
+            let script = script
+                .replace(&l.is_running(), &format!("return_{state}"))
+                .replace(&l.service("start"), "echo prepared && echo started")
+                .replace(&l.service("stop"), "echo prepared && echo stopped");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("return_0() {{ return 0; }}; return_1() {{ return 1; }}; {script} || true; echo ran"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(text.lines().next(), Some(expect), "{script}");
+        }
     }
 
     #[test]
