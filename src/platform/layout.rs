@@ -285,15 +285,19 @@ mod tests {
         f
     }
 
-    #[test]
-    fn debian_paths() {
-        let l = Layout::new(
-            &facts(OsFamily::Debian, false),
+    fn debian_15(systemd: bool) -> Layout {
+        Layout::new(
+            &facts(OsFamily::Debian, systemd),
             PgVersion::new(15),
             "main",
             5432,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn debian_paths() {
+        let l = debian_15(false);
         assert_eq!(l.conf_file(), "/etc/postgresql/15/main/postgresql.conf");
         assert_eq!(l.data_dir(), "/var/lib/postgresql/15/main");
         assert_eq!(l.package(), "postgresql-15");
@@ -301,14 +305,7 @@ mod tests {
             "pg_ctl -D /var/lib/postgresql/15/main -o '-c config_file=/etc/postgresql/15/main/postgresql.conf' \
              -l /var/log/postgresql/postgresql-15-main.log -w -t 120 -m fast restart"
         ));
-        let with_systemd = Layout::new(
-            &facts(OsFamily::Debian, true),
-            PgVersion::new(15),
-            "main",
-            5432,
-        )
-        .unwrap();
-        assert_eq!(with_systemd.restart(), "pg_ctlcluster 15 main restart");
+        assert_eq!(debian_15(true).restart(), "pg_ctlcluster 15 main restart");
         assert!(l.enable().is_none());
         assert!(l.install().contains("--no-upgrade"));
     }
@@ -328,13 +325,7 @@ mod tests {
 
     #[test]
     fn service_commands_run_only_when_needed() {
-        let l = Layout::new(
-            &facts(OsFamily::Debian, false),
-            PgVersion::new(15),
-            "main",
-            5432,
-        )
-        .unwrap();
+        let l = debian_15(false);
         // `a || b && c` would start a running server again: the whole action is one group.
         // Service actions are chains themselves (prepare && pg_ctl), as the stand-ins are.
         for (script, state, expect) in [

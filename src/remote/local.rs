@@ -2,7 +2,6 @@
 //! host is `localhost`-by-choice and by the runner's own tests.
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{collect, Finished, LineSink, Remote, RemoteError};
@@ -31,12 +30,8 @@ impl Remote for Local {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| RemoteError::Io(e.to_string()))?;
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            let bytes = bytes.to_vec();
-            tokio::spawn(async move {
-                let _ = pipe.write_all(&bytes).await;
-                let _ = pipe.shutdown().await;
-            });
+        if let (Some(bytes), Some(pipe)) = (stdin, child.stdin.take()) {
+            super::feed(pipe, bytes);
         }
         let out = child.stdout.take();
         let err = child.stderr.take();

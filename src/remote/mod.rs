@@ -191,6 +191,16 @@ impl Host {
     }
 }
 
+/// Writes `bytes` to a child's stdin and closes it, without blocking the output readers.
+pub(crate) fn feed<W: tokio::io::AsyncWrite + Unpin + Send + 'static>(mut pipe: W, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let bytes = bytes.to_vec();
+    tokio::spawn(async move {
+        let _ = pipe.write_all(&bytes).await;
+        let _ = pipe.shutdown().await;
+    });
+}
+
 /// Reads `reader` line by line into `sink`, also collecting it. Lines are split on `\n` and
 /// `\r` so progress meters (`pg_basebackup -P`) arrive as they update.
 pub(crate) async fn pump<R: AsyncRead + Unpin>(

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::io::AsyncWriteExt;
 
 use super::{collect, Finished, LineSink, Remote, RemoteError};
 
@@ -98,12 +97,8 @@ impl Remote for SshRemote {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(|e| classify(&e))?;
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin().take()) {
-            let bytes = bytes.to_vec();
-            tokio::spawn(async move {
-                let _ = pipe.write_all(&bytes).await;
-                let _ = pipe.shutdown().await;
-            });
+        if let (Some(bytes), Some(pipe)) = (stdin, child.stdin().take()) {
+            super::feed(pipe, bytes);
         }
         let out = child.stdout().take();
         let err = child.stderr().take();
