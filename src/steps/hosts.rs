@@ -82,16 +82,21 @@ impl Step for Hosts {
             })?;
             hosts.push(Host::new(Arc::new(remote), Privilege::Root));
         }
-        // Who are we there: root, or a user with passwordless sudo?
-        for (r, host) in Role::BOTH.into_iter().zip(hosts.iter_mut()) {
-            let mut ignore = |_: Stream, _: &str| {};
-            let out = host.run_plain(PRIVILEGE_CHECK, &mut ignore).await?;
-            let mut lines = out.stdout.lines();
-            let uid = lines.next().unwrap_or_default().trim().to_string();
-            let sudo = out.stdout.contains("sudo-ok");
+        // Who are we there: root, or a user with passwordless sudo? Both hosts at once.
+        let ask = |h: &Host| {
+            let h = h.clone();
+            async move {
+                let mut ignore = |_: Stream, _: &str| {};
+                h.run_plain(PRIVILEGE_CHECK, &mut ignore).await
+            }
+        };
+        let (p, s) = tokio::join!(ask(&hosts[0]), ask(&hosts[1]));
+        for ((r, host), out) in Role::BOTH.into_iter().zip(hosts.iter_mut()).zip([p, s]) {
+            let out = out?;
+            let uid = out.stdout.lines().next().unwrap_or_default().trim().to_string();
             let privilege = if uid == "0" {
                 Privilege::Root
-            } else if sudo {
+            } else if out.stdout.contains("sudo-ok") {
                 Privilege::Sudo
             } else {
                 return Err(
