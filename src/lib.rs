@@ -11,4 +11,5 @@ pub mod report;
 pub mod secret;
 pub mod steps;
 pub mod text;
+pub mod tui;
 pub mod wizard;

@@ -387,10 +387,9 @@ mod control_tests {
             control.abort();
         });
         let started = Instant::now();
-        let err = cx
-            .run(Role::Primary, Cmd::new(format!("{marker}; echo never")))
-            .await
-            .unwrap_err();
+        // Three levels deep, as runuser -> pg_basebackup -> its WAL streamer are.
+        let nested = format!("sh -c \"sh -c '{marker}; true'; true\"; echo never");
+        let err = cx.run(Role::Primary, Cmd::new(nested)).await.unwrap_err();
         assert!(err.aborted, "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(!running(&marker), "the remote command survived the abort");

@@ -175,10 +175,13 @@ impl Host {
         Ok(done)
     }
 
-    /// Kills a script started by [`Host::run_root`] and everything it started.
+    /// Kills a script started by [`Host::run_root`] and every process below it, children
+    /// first: pg_basebackup, for one, forks a WAL streamer that would otherwise keep the
+    /// channel open.
     pub async fn kill(&self, pid: u32) -> Result<(), RemoteError> {
         let script = format!(
-            "for p in $(pgrep -P {pid}) {pid}; do pkill -TERM -P \"$p\" 2>/dev/null; kill -TERM \"$p\" 2>/dev/null; done; true"
+            "kill_tree() {{ for c in $(pgrep -P \"$1\"); do kill_tree \"$c\"; done; kill -TERM \"$1\" 2>/dev/null; }}\n\
+             kill_tree {pid}; true"
         );
         let mut ignore = |_: Stream, _: &str| {};
         self.run_root(&script, Input::None, &mut ignore, &mut |_| {})

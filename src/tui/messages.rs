@@ -1,0 +1,192 @@
+//! What the engine reports, folded into the app state: live events (states, lines,
+//! progress, notes) and the replies that end each command.
+
+use super::app::{App, Effect, Level, Modal};
+use super::engine_task::Reply;
+use super::form::cidr_offers;
+use super::pane::Kind;
+use crate::engine::{Event, StepId, StepState};
+use crate::remote::Stream;
+use crate::tr;
+
+/// Notes kept per step for its detail view.
+const STEP_NOTES: usize = 50;
+
+impl App {
+    pub(super) fn on_event(&mut self, e: Event) {
+        match e {
+            Event::State { step, state } => {
+                let v = &mut self.steps[step.index()];
+                v.state = state;
+                if state == StepState::Running {
+                    v.error = None;
+                    v.notes.clear();
+                    self.selected = step.index();
+                    if step == StepId::BaseBackup {
+                        self.progress = None;
+                    }
+                    if step == StepId::Verify {
+                        self.verify = None;
+                    }
+                }
+            }
+            Event::Planned { .. } => {}
+            Event::CommandStarted { host, command, .. } => {
+                self.panes[host.index()].command(&command)
+            }
+            Event::Line {
+                host, stream, text, ..
+            } => {
+                let kind = match stream {
+                    Stream::Stdout => Kind::Out,
+                    Stream::Stderr => Kind::Err,
+                };
+                self.panes[host.index()].push(kind, &text);
+            }
+            Event::Progress {
+                done_kb, total_kb, ..
+            } => self.progress = Some((done_kb, total_kb)),
+            Event::CommandFinished {
+                host,
+                status,
+                elapsed,
+                ..
+            } => self.panes[host.index()].push(
+                Kind::Exit(status == 0),
+                &tr!(
+                    "tui.pane.exit",
+                    status = status,
+                    secs = format!("{:.2}", elapsed.as_secs_f64())
+                ),
+            ),
+            Event::Note { step, host, text } => {
+                match host {
+                    Some(r) => self.panes[r.index()].push(Kind::Note, &text),
+                    None => {
+                        for p in &mut self.panes {
+                            p.push(Kind::Note, &text);
+                        }
+                    }
+                }
+                let notes = &mut self.steps[step.index()].notes;
+                if notes.len() == STEP_NOTES {
+                    notes.remove(0);
+                }
+                notes.push(text);
+            }
+            Event::Failed { step, error, hint } => {
+                self.steps[step.index()].error = Some((error, hint));
+                self.selected = step.index();
+            }
+            Event::Verified(r) => self.verify = Some(r),
+            Event::Paused => self.paused = true,
+            Event::Resumed => {}
+        }
+    }
+
+    pub(super) fn on_reply(&mut self, r: Reply) {
+        match r {
+            Reply::Journal(j) => {
+                self.apply_journal(&j);
+                self.journal = Some(j);
+            }
+            Reply::Connected { standby_addresses } => {
+                self.connected = true;
+                self.form.set_suggestions(cidr_offers(&standby_addresses));
+                self.standby_addresses = standby_addresses;
+                self.cidr_offer_due = true;
+            }
+            Reply::Prepared(p) => {
+                self.busy = None;
+                if let Err(e) = &p.commands {
+                    self.run_all = false;
+                    self.say(
+                        Level::Error,
+                        tr!("tui.status.no_preview", step = p.step, error = e),
+                    );
+                    return;
+                }
+                for (host, command) in p.commands.iter().flatten() {
+                    self.effects.push(Effect::Log(Event::Planned {
+                        step: p.step,
+                        host: *host,
+                        command: command.clone(),
+                    }));
+                }
+                let modal = Modal::Preview {
+                    preview: p,
+                    scroll: 0,
+                };
+                if self.maybe_offer_cidr() {
+                    self.deferred = Some(modal);
+                } else {
+                    self.modal = Some(modal);
+                }
+            }
+            Reply::Ran { step, outcome } => {
+                self.busy = None;
+                if self.paused {
+                    self.paused = false;
+                    self.effects.push(Effect::SetPaused(false));
+                }
+                match outcome {
+                    Ok(state) => {
+                        self.say(
+                            Level::Info,
+                            tr!(
+                                "tui.status.step_ended",
+                                step = step,
+                                state = tr!(state.key())
+                            ),
+                        );
+                        if step == StepId::Verify && self.verify.is_some() {
+                            self.run_all = false;
+                            self.recheck = false;
+                            self.modal = Some(Modal::Card);
+                            return;
+                        }
+                        if self.maybe_offer_cidr() {
+                            return;
+                        }
+                        self.continue_run_all(step);
+                    }
+                    Err(_) => {
+                        // The reason came as a Failed event and shows in the step's details.
+                        self.run_all = false;
+                        self.selected = step.index();
+                        if step == StepId::Verify && self.verify.is_some() {
+                            self.modal = Some(Modal::Card);
+                        }
+                        self.say(Level::Error, tr!("tui.status.step_failed", step = step));
+                    }
+                }
+            }
+            Reply::RolledBack { to, errors } => {
+                self.busy = None;
+                self.run_all = false;
+                if to <= StepId::Verify {
+                    self.verify = None;
+                }
+                if to <= StepId::BaseBackup {
+                    self.progress = None;
+                }
+                if errors.is_empty() {
+                    self.say(Level::Info, tr!("report.rolled_back", step = to));
+                } else {
+                    let text = errors
+                        .iter()
+                        .map(|(id, e)| tr!("report.failed", step = id, error = e))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    self.say(Level::Error, text);
+                }
+            }
+            Reply::Closed => {}
+            Reply::Crashed(e) => {
+                self.crashed = Some(e);
+                self.quit = true;
+                self.effects.push(Effect::Quit);
+            }
+        }
+    }
+}
