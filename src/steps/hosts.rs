@@ -93,7 +93,13 @@ impl Step for Hosts {
         let (p, s) = tokio::join!(ask(&hosts[0]), ask(&hosts[1]));
         for ((r, host), out) in Role::BOTH.into_iter().zip(hosts.iter_mut()).zip([p, s]) {
             let out = out?;
-            let uid = out.stdout.lines().next().unwrap_or_default().trim().to_string();
+            let uid = out
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             let privilege = if uid == "0" {
                 Privilege::Root
             } else if out.stdout.contains("sudo-ok") {
