@@ -74,6 +74,10 @@ pub enum Command {
         /// A /24 for the lab (default 10.77.0.0/24): the primary is .10, the standby .11.
         #[arg(long, global = true)]
         subnet: Option<String>,
+        /// With `up`: hosts without the PostgreSQL server, which they can install with apt
+        /// from a package repository the lab serves on its bridge.
+        #[arg(long, global = true)]
+        bare: bool,
     },
 }
 
@@ -182,10 +186,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             action,
             name,
             subnet,
+            bare,
         }) => {
             let opts = LabOptions {
                 name: name.clone(),
                 subnet: subnet.clone(),
+                bare: *bare,
             };
             match action {
                 LabAction::Up => {

@@ -17,6 +17,9 @@ pub const DEFAULT_NAME: &str = "pgrepl";
 pub struct LabOptions {
     pub name: String,
     pub subnet: Option<String>,
+    /// `up --bare`: hosts without the PostgreSQL server, installable with apt from a
+    /// repository the lab serves on its bridge.
+    pub bare: bool,
 }
 
 impl Default for LabOptions {
@@ -24,6 +27,7 @@ impl Default for LabOptions {
         LabOptions {
             name: DEFAULT_NAME.into(),
             subnet: None,
+            bare: false,
         }
     }
 }
@@ -49,6 +53,9 @@ fn run(action: &str, opts: &LabOptions, quiet: bool) -> Result<i32> {
     cmd.arg(&file.0).arg(action).arg("--name").arg(&opts.name);
     if let Some(s) = &opts.subnet {
         cmd.arg("--subnet").arg(s);
+    }
+    if opts.bare && action == "up" {
+        cmd.arg("--bare");
     }
     if quiet {
         cmd.stdout(Stdio::null());

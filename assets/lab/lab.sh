@@ -4,10 +4,14 @@
 # only over a private bridge.  PostgreSQL is installed (binaries shared from /usr)
 # but no cluster exists on either host: that is what pgrepl is for.
 #
-#   bash lab.sh up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+#   bash lab.sh up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR] [--bare]
 #
 # up      build a fresh lab (an existing lab of the same name, whole or half
 #         built, is torn down first); last line of output: "config: DIR/pgrepl.toml"
+#         With --bare the hosts have no PostgreSQL server installed (each has
+#         its own copy-on-write /usr and /var, hence its own dpkg state) and
+#         can install it with apt from a small repository that the lab serves
+#         on the bridge address (see bare_* below).
 # down    tear the lab down; succeeds silently when there is nothing to remove
 # status  per-host state; exit 0 when both hosts are up and their sshd answers,
 #         3 otherwise
@@ -24,6 +28,10 @@ readonly DEFAULT_SUBNET=10.77.0.0/24
 readonly BASE_DIR=/var/lib/pgrepl-lab
 readonly ROLES=(primary standby)
 readonly PG_PORT=5432
+# --bare: downloaded .debs, shared by all labs and kept across runs, and the
+# port of each bare lab's package repository on its bridge address.
+readonly DEB_CACHE=/var/cache/pgrepl-lab/debs
+readonly REPO_PORT=8077
 
 PROG=${0##*/}
 
@@ -33,12 +41,21 @@ info() { printf '%s\n' "$*"; }
 
 usage() {
     cat <<EOF
-usage: $PROG up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+usage: $PROG up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR] [--bare]
 
   --name NAME      lab name, [a-z0-9-], at most 32 chars (default: $DEFAULT_NAME)
   --subnet CIDR    a /24 ending in .0 (default: $DEFAULT_SUBNET); the bridge
                    gets .1, the primary .10, the standby .11
   --dir DIR        state directory (default: $BASE_DIR/NAME)
+  --bare           (up) hosts without the PostgreSQL server: each host gets its
+                   own copy-on-write /usr and /var (own dpkg state) from which
+                   the server packages (postgresql-NN) are purged, and apt
+                   sources naming only a repository the lab serves over HTTP
+                   on the bridge (http://BRIDGE:$REPO_PORT/), holding the .debs
+                   needed to install them there.  The .debs are fetched with
+                   apt-get download in the root namespace and kept in
+                   $DEB_CACHE.  The hosts' package lists start
+                   out stale: run apt-get update in a host before installing.
 EOF
 }
 
@@ -49,6 +66,7 @@ parse_args() {
     NAME=$DEFAULT_NAME
     SUBNET=""
     DIR=""
+    BARE=0
     while (($#)); do
         case $1 in
             up|down|status)
@@ -59,6 +77,7 @@ parse_args() {
                 set_opt "$1" "$2"; shift ;;
             --name=*|--subnet=*|--dir=*)
                 set_opt "${1%%=*}" "${1#*=}" ;;
+            --bare) BARE=1 ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown argument '$1'" ;;
         esac
@@ -116,6 +135,8 @@ derive_names() {
     [[ $DIR != / && $DIR != /var && $DIR != /var/lib && $DIR != /usr && $DIR != "$BASE_DIR" ]] ||
         die "--dir '$DIR' is not a sensible lab directory"
     for role in "${ROLES[@]}"; do HOSTDIR[$role]="$DIR/$role"; done
+    BARE_DIR="$DIR/bare"
+    REPO_DIR="$DIR/repo"
     LOCK_FILE="/run/lock/pgrepl-lab-$NAME.lock"
 }
 
@@ -155,6 +176,10 @@ ensure_packages() {
     command -v sudo >/dev/null || missing+=(sudo)
     { command -v pg_createcluster >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } ||
         missing+=(postgresql)
+    if ((BARE)); then
+        command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
+        [[ -x /usr/bin/python3 ]] || missing+=(python3)
+    fi
     ((${#missing[@]})) || return 0
 
     info "installing missing packages: ${missing[*]}"
@@ -166,7 +191,9 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
         die "apt-get install ${missing[*]} failed"
     local cmd
-    for cmd in ip /usr/sbin/sshd ssh ssh-keygen sudo pg_createcluster; do
+    local -a cmds=(ip /usr/sbin/sshd ssh ssh-keygen sudo pg_createcluster)
+    ((BARE)) && cmds+=(dpkg-scanpackages /usr/bin/python3)
+    for cmd in "${cmds[@]}"; do
         command -v "$cmd" >/dev/null || die "'$cmd' still missing after installing packages"
     done
 }
@@ -215,6 +242,17 @@ host_pid() {
     printf '%s\n' "$pid"
 }
 
+# pid of a bare lab's HTTP repository server, if alive and still the one
+# serving REPO_DIR.
+repo_server_pid() {
+    local pid cmdline
+    pid=$(cat "$DIR/repo.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ " $cmdline " == *" http.server "*" $REPO_DIR "* ]] || return 1
+    printf '%s\n' "$pid"
+}
+
 netns_exists() { [[ -e /run/netns/$1 ]]; }
 link_exists() { [[ -e /sys/class/net/$1 ]]; }
 
@@ -258,6 +296,11 @@ teardown() {
     local role
     KILLED=()
     for role in "${ROLES[@]}"; do kill_host "$role"; done
+    local pid
+    if pid=$(repo_server_pid); then
+        kill -KILL "$pid" 2>/dev/null || true
+        KILLED+=("$pid")
+    fi
     ((${#KILLED[@]} == 0)) || wait_gone "${KILLED[@]}" || true
 
     # Deleting one end of a veth deletes the pair; doing it explicitly is
@@ -384,6 +427,7 @@ write_host_files() {
     local role=$1 hd home
     hd=${HOSTDIR[$role]}
     mkdir -p "$hd"/{etc-upper,etc-work,etc-postgresql,lib-postgresql,log/postgresql,root/.ssh,home/labadmin/.ssh}
+    if ((BARE)); then mkdir -p "$hd"/{usr,var}-{upper,work,root}; fi
     # Empty, PostgreSQL-owned, like a fresh install before any cluster exists.
     chown postgres:postgres "$hd/etc-postgresql" "$hd/lib-postgresql"
     chmod 0755 "$hd/etc-postgresql" "$hd/lib-postgresql"
@@ -421,7 +465,8 @@ EOF
 
     # Runs as PID 1 of the host's PID namespace, already inside its network
     # namespace, with private mount/UTS/IPC namespaces.  POSIX sh (dash).
-    cat >"$hd/init.sh" <<EOF
+    {
+    cat <<EOF
 #!/bin/sh
 # PID 1 of lab host ${HOSTNAME_OF[$role]} (lab '$NAME').  Written by lab.sh.
 set -eu
@@ -441,6 +486,9 @@ ${IP[standby]}	${HOSTNAME_OF[standby]} ${ALIAS[standby]}
 ::1	localhost ip6-localhost ip6-loopback
 HOSTS
 
+EOF
+    if ((BARE)); then bare_init_sh; fi
+    cat <<EOF
 # PostgreSQL installed (binaries from the shared /usr) but no cluster at all.
 mount --bind "\$HD/etc-postgresql" /etc/postgresql
 mount --bind "\$HD/lib-postgresql" /var/lib/postgresql
@@ -481,6 +529,235 @@ while :; do
     wait || :
 done
 EOF
+    } >"$hd/init.sh"
+}
+
+# ---------------------------------------------------------------- --bare --
+#
+# A bare host sees the machine's /usr and /var through overlays of its own, so
+# it has its own dpkg state, from which the PostgreSQL server packages
+# (postgresql-NN) have been purged.  `up --bare`:
+#   1. purges them once, in a throw-away namespace (no network, the machine's
+#      clusters masked) over copy-on-write views of /etc, /usr and /var whose
+#      upper dirs land in DIR/bare; each host's upper dirs start as copies;
+#   2. asks apt (in the root namespace, with the purged dpkg status) which
+#      .debs installing those packages on such a host takes, and fetches the
+#      ones DEB_CACHE lacks with `apt-get download` (the machine's sources);
+#   3. indexes them in DIR/repo (dpkg-scanpackages) and serves that over HTTP
+#      on the bridge address; the hosts' apt sources name only that.
+
+# POSIX sh for init.sh and prep.sh: bare_tree TREE KEY mounts an overlay over
+# TREE with upper dir $U/KEY-upper.  It is built at $U/KEY-root first, where
+# the lab directory (which may lie below TREE) is bound back in: the host then
+# reaches its lab files (sshd config, logs, its own upper dirs) directly, not
+# through the overlay; then it is moved over TREE.
+bare_tree_sh() {
+    cat <<'EOF'
+bare_tree() {
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$U/$2-upper,workdir=$U/$2-work" "$U/$2-root"
+    case $LAB/ in "$1"/*) mount --bind "$LAB" "$U/$2-root${LAB#"$1"}" ;; esac
+    mount --move "$U/$2-root" "$1"
+}
+EOF
+}
+
+# The part of a bare host's init.sh that comes right after /etc is set up.
+bare_init_sh() {
+    cat <<EOF
+# Bare host (up --bare): /usr and /var are copy-on-write too, so the host's
+# dpkg state is its own; lab.sh purged the PostgreSQL server from them.  apt
+# knows one source only, the lab's repository on the bridge (there is no
+# route anywhere else either).
+U="\$HD"
+LAB='$DIR'
+EOF
+    bare_tree_sh
+    cat <<EOF
+bare_tree /usr usr
+bare_tree /var var
+rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*
+echo 'deb [trusted=yes] http://$BRIDGE_IP:$REPO_PORT/ ./' >/etc/apt/sources.list.d/pgrepl-lab.list
+echo 'Acquire::http::Proxy::$BRIDGE_IP "DIRECT";' >/etc/apt/apt.conf.d/99pgrepl-lab
+
+EOF
+}
+
+# Step 1: DIR/bare/{etc,usr,var}-upper := what purging the server changes.
+bare_purge() {
+    local t
+    mapfile -t SERVER_PKGS < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'postgresql-*' 2>/dev/null |
+        awk '$1 ~ /^.i/ && $2 ~ /^postgresql-[0-9]+(\.[0-9]+)?$/ { print $2 }')
+    ((${#SERVER_PKGS[@]})) || die "--bare: no postgresql-NN server package installed on this machine"
+    info "bare hosts: purging ${SERVER_PKGS[*]} from their copy-on-write /usr and /var"
+    for t in etc usr var; do mkdir -p "$BARE_DIR/$t"-{upper,work}; done
+    mkdir -p "$BARE_DIR"/{usr,var}-root "$BARE_DIR/no-sources" "$BARE_DIR/usr-upper/sbin"
+    # No service starts by itself on a host, as on this machine; keep it so
+    # even where the machine has no such policy.
+    printf '#!/bin/sh\nexit 101\n' >"$BARE_DIR/usr-upper/sbin/policy-rc.d"
+    chmod 0755 "$BARE_DIR/usr-upper/sbin/policy-rc.d"
+    {
+        cat <<EOF
+#!/bin/sh
+# Purges the PostgreSQL server from copy-on-write views of /etc, /usr and
+# /var; the changes land in \$U/*-upper.  Runs in its own mount, PID and
+# (empty) network namespaces, the machine's clusters masked.  By lab.sh.
+set -eu
+U='$BARE_DIR'
+LAB='$DIR'
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$U/etc-upper,workdir=\$U/etc-work" /etc
+EOF
+        bare_tree_sh
+        cat <<EOF
+bare_tree /usr usr
+bare_tree /var var
+mount -t tmpfs -o mode=0755 tmpfs /etc/postgresql
+mount -t tmpfs -o mode=0755 tmpfs /var/lib/postgresql
+mount -t tmpfs -o mode=0755 tmpfs /var/log
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/lock /var/log/apt
+cd /
+# No sources: a removal needs no package lists, and reading this machine's
+# costs apt a second.
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o Dir::Etc::SourceList=/dev/null \\
+    -o Dir::Etc::SourceParts="\$U/no-sources" ${SERVER_PKGS[*]}
+EOF
+    } >"$BARE_DIR/prep.sh"
+    unshare --mount --uts --ipc --pid --net --fork --kill-child --mount-proc \
+        --propagation private /bin/sh "$BARE_DIR/prep.sh" \
+        </dev/null >"$BARE_DIR/prep.log" 2>&1 {LOCK_FD}>&- || {
+        tail -n 20 "$BARE_DIR/prep.log" >&2
+        die "--bare: purging ${SERVER_PKGS[*]} failed; see $BARE_DIR/prep.log"
+    }
+    [[ -s $BARE_DIR/var-upper/lib/dpkg/status ]] || die "--bare: the purge left no dpkg status"
+}
+
+# Prints "FILE SIZE SPEC" for each .deb that installing SERVER_PKGS on a bare
+# host takes: apt's own answer for the purged dpkg status and this machine's
+# sources, package lists and configuration (Recommends included, as on a
+# host).  SPEC is what `apt-get download` takes.
+bare_closure() {
+    local arch uri file size _ name rest ver parch
+    arch=$(dpkg --print-architecture)
+    mkdir -p "$BARE_DIR/archives/partial"
+    apt-get --print-uris -qq -o Debug::NoLocking=1 \
+        -o Dir::State::status="$BARE_DIR/var-upper/lib/dpkg/status" \
+        -o Dir::Cache::Archives="$BARE_DIR/archives/" \
+        install "${SERVER_PKGS[@]}" >"$BARE_DIR/closure" 2>"$BARE_DIR/closure.err" || return 1
+    while read -r uri file size _; do
+        [[ $uri == "'"*"'" && $file == *_*_*.deb ]] || continue
+        name=${file%%_*} rest=${file#*_}
+        ver=${rest%_*} parch=${rest##*_}
+        parch=${parch%.deb} ver=${ver//%3a/:}
+        if [[ $parch == all || $parch == "$arch" ]]; then
+            printf '%s %s %s=%s\n' "$file" "$size" "$name" "$ver"
+        else
+            printf '%s %s %s:%s=%s\n' "$file" "$size" "$name" "$parch" "$ver"
+        fi
+    done <"$BARE_DIR/closure"
+}
+
+# Step 2: DEBS := the closure's files, all present in DEB_CACHE.
+bare_fetch() {
+    local attempt file size spec line total
+    local -a lines
+    local -a want
+    mkdir -p "$DEB_CACHE"
+    # apt-get download fetches as _apt, which must be able to write here.
+    if getent passwd _apt >/dev/null; then chown _apt:root "$DEB_CACHE"; fi
+    # One downloader at a time (labs of other names share the cache).
+    exec {CACHE_FD}>>"${DEB_CACHE%/*}/debs.lock"
+    flock -w 600 "$CACHE_FD" || die "--bare: $DEB_CACHE is locked by another lab.sh"
+    for attempt in 1 2; do
+        DEBS=() want=() total=0
+        if mapfile -t lines < <(bare_closure) && [[ -s $BARE_DIR/closure ]] && ((${#lines[@]})); then
+            for line in "${lines[@]}"; do
+                read -r file size spec <<<"$line"
+                DEBS+=("$file")
+                # apt-get download checks the hashes; a cached file of the
+                # right size is taken as it is.
+                if [[ -f $DEB_CACHE/$file && $(stat -c %s "$DEB_CACHE/$file") == "$size" ]]; then
+                    continue
+                fi
+                rm -f "$DEB_CACHE/$file"
+                want+=("$spec")
+                total=$((total + size))
+            done
+            ((${#want[@]})) || break
+            info "bare hosts: downloading ${#want[@]} of ${#DEBS[@]} .debs ($((total / 1048576)) MiB) into $DEB_CACHE"
+            if (cd "$DEB_CACHE" && apt-get download -q "${want[@]}") >"$BARE_DIR/download.log" 2>&1; then
+                continue  # check again: every file present now?
+            fi
+            ((attempt == 1)) || { tail -n 20 "$BARE_DIR/download.log" >&2; die "--bare: apt-get download failed"; }
+        elif ((attempt == 2)); then
+            cat "$BARE_DIR/closure.err" >&2
+            die "--bare: apt cannot tell what installing ${SERVER_PKGS[*]} takes"
+        fi
+        # Stale or missing package lists are the usual cause: refresh, retry.
+        info "bare hosts: refreshing this machine's package lists (apt-get update)"
+        apt-get update -qq || die "--bare: apt-get update failed"
+    done
+    for file in "${DEBS[@]}"; do
+        [[ -f $DEB_CACHE/$file ]] || die "--bare: $file still missing from $DEB_CACHE"
+    done
+    exec {CACHE_FD}>&-
+}
+
+# Step 3a: DIR/repo, a flat repository of exactly DEBS (hard links into the
+# cache, so a later download cannot change what this lab serves).
+bare_repo() {
+    local file
+    rm -rf "$REPO_DIR"
+    mkdir -p "$REPO_DIR"
+    for file in "${DEBS[@]}"; do
+        ln "$DEB_CACHE/$file" "$REPO_DIR/$file" 2>/dev/null || cp "$DEB_CACHE/$file" "$REPO_DIR/$file"
+    done
+    (cd "$REPO_DIR" && dpkg-scanpackages --multiversion . 2>/dev/null >Packages) ||
+        die "--bare: dpkg-scanpackages failed"
+    gzip -9 -k "$REPO_DIR/Packages"
+    # A Release file (unsigned: the hosts say [trusted=yes]) names the index
+    # files, so apt asks for those instead of probing Packages.xz, .bz2, ...
+    local f
+    {
+        echo "Origin: pgrepl-lab"
+        echo "Label: pgrepl-lab $NAME"
+        echo "Date: $(LC_ALL=C date -Ru)"
+        echo "SHA256:"
+        for f in Packages Packages.gz; do
+            printf ' %s %s %s\n' "$(sha256sum <"$REPO_DIR/$f" | cut -d' ' -f1)" \
+                "$(stat -c %s "$REPO_DIR/$f")" "$f"
+        done
+    } >"$REPO_DIR/Release"
+    chmod -R a+rX "$REPO_DIR"
+}
+
+bare_prepare() {
+    bare_purge
+    bare_fetch
+    bare_repo
+    local role t
+    for role in "${ROLES[@]}"; do
+        for t in etc usr var; do cp -a "$BARE_DIR/$t-upper/." "${HOSTDIR[$role]}/$t-upper/"; done
+    done
+}
+
+# Step 3b: the repository's HTTP server, on the bridge address only.  Its log
+# (one line per request) is DIR/repo.log.
+start_repo_server() {
+    setsid /usr/bin/python3 -m http.server --bind "$BRIDGE_IP" --directory "$REPO_DIR" "$REPO_PORT" \
+        </dev/null >>"$DIR/repo.log" 2>&1 {LOCK_FD}>&- &
+    local pid=$! tries
+    echo "$pid" >"$DIR/repo.pid"
+    disown "$pid"
+    # (Not repo_server_pid: until setsid has exec'd, the child's command line
+    # is still ours.)
+    for ((tries = 0; tries < 200; tries++)); do
+        if (exec 3<>"/dev/tcp/$BRIDGE_IP/$REPO_PORT") 2>/dev/null; then return 0; fi
+        alive "$pid" || break
+        sleep 0.025
+    done
+    tail -n 5 "$DIR/repo.log" >&2
+    return 1
 }
 
 setup_network() {
@@ -582,6 +859,10 @@ cmd_up() {
             echo "${role^^}_NETNS=${NETNS[$role]}"
             echo "${role^^}_VETH=${VETH[$role]}"
         done
+        if ((BARE)); then
+            echo "BARE=1"
+            echo "REPO_URL=http://$BRIDGE_IP:$REPO_PORT/"
+        fi
     } >"$DIR/lab.env"
 
     write_keys
@@ -589,8 +870,14 @@ cmd_up() {
     for role in "${ROLES[@]}"; do write_host_files "$role"; done
     write_pgrepl_toml "$DIR/pgrepl.toml" root
     write_pgrepl_toml "$DIR/pgrepl-sudo.toml" labadmin
+    if ((BARE)); then bare_prepare; fi
 
     setup_network
+    if ((BARE)) && ! start_repo_server; then
+        warn "the package repository of lab '$NAME' did not start; tearing the lab down"
+        teardown
+        exit 1
+    fi
     for role in "${ROLES[@]}"; do start_host "$role"; done
 
     if ! wait_for_sshd; then
@@ -601,6 +888,9 @@ cmd_up() {
     for role in "${ROLES[@]}"; do
         info "$role: ${HOSTNAME_OF[$role]} ${IP[$role]} (ssh -F $DIR/ssh_config ${ALIAS[$role]})"
     done
+    if ((BARE)); then
+        info "repo: http://$BRIDGE_IP:$REPO_PORT/ (${#DEBS[@]} .debs; the hosts' only apt source; no server installed on the hosts)"
+    fi
     info "config: $DIR/pgrepl.toml"
 }
 
@@ -624,6 +914,12 @@ cmd_status() {
         [[ $state == up && $sshd == answers ]] || all_ok=0
         printf '%-8s %-5s %-15s sshd %s\n' "$role" "$state" "${IP[$role]}" "$sshd"
     done
+    if [[ -r $DIR/lab.env ]] && grep -qx 'BARE=1' "$DIR/lab.env"; then
+        state=down
+        repo_server_pid >/dev/null && state=up
+        [[ $state == up ]] || all_ok=0
+        printf '%-8s %-5s %s\n' repo "$state" "http://$BRIDGE_IP:$REPO_PORT/ ($REPO_DIR)"
+    fi
     ((all_ok)) || exit 3
 }
 
