@@ -114,13 +114,22 @@ pub fn password(cli: &Cli) -> Result<Option<Secret>> {
     if let Some(f) = &cli.replica_password_file {
         let text = std::fs::read_to_string(f)
             .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
-        let pw = text.strip_suffix('\n').unwrap_or(&text).to_string();
+        let pw = text.trim_end_matches(['\n', '\r']).to_string();
+        if let Some(problem) = crate::config::password_problem(&pw) {
+            bail!(problem);
+        }
         return Ok(Some(Secret::new(pw)));
     }
-    Ok(std::env::var("PGREPL_REPLICA_PASSWORD")
+    match std::env::var("PGREPL_REPLICA_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty())
-        .map(Secret::new))
+    {
+        Some(pw) => match crate::config::password_problem(&pw) {
+            Some(problem) => bail!(problem),
+            None => Ok(Some(Secret::new(pw))),
+        },
+        None => Ok(None),
+    }
 }
 
 /// Prints events as they come and appends them to the transcript.

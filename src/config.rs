@@ -327,6 +327,21 @@ pub fn check_cidr(text: &str) -> Result<IpNet, String> {
     Ok(net)
 }
 
+/// Why a replication password cannot be used, if it cannot. Control characters would break
+/// the `.pgpass` line and recovery.conf; non-ASCII text goes through SASLprep on the server,
+/// which we do not reproduce, so it could only be sent in plain text.
+pub fn password_problem(p: &str) -> Option<String> {
+    if p.is_empty() {
+        Some(tr!("error.no_password"))
+    } else if p.chars().any(|c| c.is_control()) {
+        Some(tr!("error.password_control"))
+    } else if !p.is_ascii() {
+        Some(tr!("error.password_ascii"))
+    } else {
+        None
+    }
+}
+
 /// True for the networks that open the server to everyone.
 pub fn is_everyone(net: &IpNet) -> bool {
     net.prefix_len() == 0
@@ -353,14 +368,28 @@ pub fn is_user_name(s: &str) -> bool {
 /// A role name that needs no quoting anywhere (SQL, pg_hba.conf, .pgpass, conninfo): we quote
 /// anyway, but keeping the set plain keeps pg_hba.conf readable for the user.
 pub fn is_role_name(s: &str) -> bool {
+    // Words pg_hba.conf reads as keywords, not as a role.
+    const KEYWORDS: [&str; 6] = [
+        "all",
+        "replication",
+        "samerole",
+        "samegroup",
+        "sameuser",
+        "public",
+    ];
+    if KEYWORDS.contains(&s.to_ascii_lowercase().as_str()) {
+        return false;
+    }
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && s.len() <= 63
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// A cluster name; no leading `-`, which pg_createcluster and pg_ctlcluster would read as
+/// an option.
 fn is_plain_name(s: &str) -> bool {
-    !s.is_empty()
+    s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.len() <= 63
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
@@ -441,6 +470,10 @@ allowed_cidr = "10.77.0.0/24"
         assert!(!is_host("a b") && !is_host("$(id)") && !is_host("-J") && !is_host(""));
         assert!(is_user_name("postgres") && !is_user_name("Root") && !is_user_name("a;b"));
         assert!(is_role_name("replica") && !is_role_name("re\"plica") && !is_role_name("1x"));
+        assert!(!is_role_name("all") && !is_role_name("Replication"));
+        assert!(password_problem("it's $(x) `y`").is_none());
+        assert!(password_problem("a\nb").is_some() && password_problem("").is_some());
+        assert!(password_problem("密码").is_some());
         let t = GOOD.replace("version = 15", "version = \"8.4\"");
         assert_eq!(fields(&t), vec!["postgres.version"]);
         let t = GOOD.replace("version = 15", "version = 16\nreplication_user = \"x'y\"");

@@ -179,23 +179,28 @@ impl Cx {
                 text: text.to_string(),
             });
         };
-        let control = self.control.clone();
-        let mut on_pid = |pid: u32| control.set_running(Some(pid));
+        // This command's own pid: commands on the two hosts run at once, and an abort kills
+        // each on its own host.
+        let pid = std::sync::atomic::AtomicU32::new(0);
+        let mut on_pid = |p: u32| pid.store(p, std::sync::atomic::Ordering::SeqCst);
         let run = host.run_root(&cmd.script, cmd.input, &mut sink, &mut on_pid);
         tokio::pin!(run);
-        let mut aborted = false;
+        let (mut aborted, mut killed) = (false, false);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
         let result = loop {
             tokio::select! {
                 r = &mut run => break r,
-                _ = self.control.aborted(), if !aborted => {
-                    aborted = true;
-                    if let Some(pid) = self.control.running_pid() {
-                        let _ = host.kill(pid).await;
+                _ = self.control.aborted(), if !aborted => aborted = true,
+                // The pid may arrive after the abort: keep trying until it is known.
+                _ = tick.tick(), if aborted && !killed => {
+                    let known = pid.load(std::sync::atomic::Ordering::SeqCst);
+                    if known != 0 {
+                        killed = true;
+                        let _ = host.kill(known).await;
                     }
                 }
             }
         };
-        self.control.set_running(None);
         let done = result.map_err(StepError::from)?;
         self.events.send(Event::CommandFinished {
             step,

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -13,7 +12,6 @@ pub struct Control {
     resume: Notify,
     abort: AtomicBool,
     abort_now: Notify,
-    running: Mutex<Option<u32>>,
     /// While this file exists the engine pauses too: the way to pause a headless run.
     pause_file: Option<PathBuf>,
 }
@@ -98,15 +96,5 @@ impl Control {
             }
             n.await;
         }
-    }
-
-    pub(crate) fn set_running(&self, pid: Option<u32>) {
-        if let Ok(mut r) = self.running.lock() {
-            *r = pid;
-        }
-    }
-
-    pub fn running_pid(&self) -> Option<u32> {
-        self.running.lock().ok().and_then(|r| *r)
     }
 }

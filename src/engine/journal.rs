@@ -26,12 +26,18 @@ pub enum Undo {
     },
     /// Remove a file pgrepl created (it did not exist before).
     RemoveFile { host: Role, path: String },
-    /// Put the previous data directory back; `marker` says the one in its place is ours.
+    /// Put the previous data directory back; `marker` says the one in its place is ours,
+    /// `started` that ours has run as a server. Without an original (`had_original` false)
+    /// the copy is simply removed.
     MoveBack {
         host: Role,
         path: String,
         aside: String,
         marker: String,
+        #[serde(default)]
+        started: String,
+        #[serde(default = "yes")]
+        had_original: bool,
     },
     /// Drop a role the step created.
     DropRole { name: String },
@@ -54,6 +60,11 @@ pub struct Outcome {
     pub command: String,
     /// None: it did not finish (aborted, connection lost).
     pub status: Option<i32>,
+}
+
+/// Old journals did not say; assume there was an original, so nothing is ever removed.
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -174,6 +174,8 @@ impl Engine {
             .position(|s| s.id() == id)
             .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))?;
         self.cx.step = id;
+        // An abort that arrived after the last command finished belongs to nothing now.
+        self.cx.control.take_abort();
         let started = Instant::now();
         if let Ok(mut j) = self.cx.journal.lock() {
             j.entry(id).outcomes.clear();
@@ -214,6 +216,7 @@ impl Engine {
     /// returning every error. Steps with nothing recorded are no-ops.
     pub async fn rollback(&mut self, to: StepId) -> Vec<(StepId, StepError)> {
         let mut errors = vec![];
+        self.cx.control.take_abort();
         for id in StepId::ALL
             .into_iter()
             .rev()

@@ -32,18 +32,11 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
             path,
             aside,
             marker,
+            started,
+            had_original,
         } => {
-            let (p, a, m) = (sh(path), sh(aside), sh(marker));
             let stop = cx.layout(*host)?.stop();
-            // The replica copy is only removed after the old directory is back in place.
-            let script = format!(
-                "{stop}\nif [ -e {a} ]; then\n  \
-                 if [ -e {p} ]; then\n    \
-                 if [ -e {m} ]; then mv {p} {p}.pgrepl-discard; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
-                 fi\n  mv {a} {p} && echo put back {p}\n  \
-                 if [ -e {p}.pgrepl-discard ]; then rm -rf {p}.pgrepl-discard; fi\n\
-                 elif [ -e {m} ] && [ -e {p} ]; then\n  rm -rf {p} && echo removed the replica copy {p}: there was no directory before\nfi\nrm -f {m}"
-            );
+            let script = move_back_script(&stop, path, aside, marker, started, *had_original);
             cx.change(*host, Cmd::new(script)).await?;
         }
         Undo::DropRole { name } => {
@@ -80,6 +73,42 @@ pub async fn undo(cx: &Cx, u: &Undo) -> StepResult<()> {
         }
     }
     Ok(())
+}
+
+/// Puts the old data directory back. The server must be down first; the original is moved
+/// back and the marker dropped in one go, before the slow removal of the replica copy, so
+/// an interrupted rollback never leaves a marker that vouches for the user's directory.
+pub fn move_back_script(
+    stop: &str,
+    path: &str,
+    aside: &str,
+    marker: &str,
+    started: &str,
+    had_original: bool,
+) -> String {
+    let (p, a, m) = (sh(path), sh(aside), sh(marker));
+    let c = if started.is_empty() {
+        "/dev/null/none".to_string()
+    } else {
+        sh(started)
+    };
+    let discard = sh(&format!("{path}.pgrepl-discard"));
+    let no_original = if had_original {
+        String::new()
+    } else {
+        format!(
+            "elif [ -e {m} ] && [ -e {p} ]; then\n  \
+             mv {p} {discard} && rm -f {m} {c} && rm -rf {discard} && echo removed the replica copy {p}: there was no directory before\n"
+        )
+    };
+    format!(
+        "{{ {stop}; }} || exit 1\nif [ -e {a} ]; then\n  \
+         if [ -e {p} ]; then\n    \
+         if [ -e {m} ]; then mv {p} {discard} || exit 1; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
+         fi\n  mv {a} {p} && rm -f {m} {c} || exit 1\n  echo put back {p}\n  \
+         if [ -e {discard} ]; then rm -rf {discard}; fi\n\
+         {no_original}else\n  rm -f {m} {c}\nfi"
+    )
 }
 
 /// SQL that puts a pre-existing role's flags and password hash back; kept on the host in a

@@ -237,7 +237,11 @@ impl Layout {
     }
 
     pub fn stop(&self) -> String {
-        format!("! {} || {{ {}; }}", self.is_running(), self.service("stop"))
+        format!(
+            "{{ ! {r} || {{ {}; }}; }} && ! {r}",
+            self.service("stop"),
+            r = self.is_running()
+        )
     }
 
     pub fn restart(&self) -> String {
@@ -265,8 +269,9 @@ impl Layout {
     /// psql as the superuser over the local socket, SQL read from stdin, stopping at the
     /// first error. `-X` so a ~/.psqlrc cannot change the output we parse.
     pub fn psql(&self) -> String {
+        // Our SQL quoting assumes standard_conforming_strings, whatever the server's default.
         format!(
-            "{} {} -X -q -At -v ON_ERROR_STOP=1 -p {} -d postgres",
+            "{} env PGOPTIONS='-c standard_conforming_strings=on' {} -X -q -At -v ON_ERROR_STOP=1 -p {} -d postgres",
             self.as_postgres(),
             self.bin("psql"),
             self.port

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::block::{self, Place};
 use super::{application_name, files, primary_address};
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, Undo};
 use crate::platform::Layout;
 use crate::quote::{conf_value, conninfo_value, pgpass_field, sh};
 use crate::secret::{Secret, MASK};
@@ -28,7 +28,11 @@ const AT_LEAST_PRIMARY: [&str; 5] = [
 struct Paths {
     data: String,
     aside: String,
+    /// Exists while the directory at `data` is a copy pgrepl made.
     marker: String,
+    /// Exists once that copy has run as a server: it may hold writes (a promoted standby),
+    /// so it is moved away, never deleted, by a later base backup.
+    started: String,
     passfile: String,
 }
 
@@ -38,22 +42,33 @@ fn paths(cx: &Cx, l: &Layout) -> Paths {
     Paths {
         aside: format!("{data}.pgrepl-{id}.old"),
         marker: format!("{data}.pgrepl-{id}.ours"),
+        started: format!("{data}.pgrepl-{id}.started"),
         passfile: format!("{}/.pgrepl-{id}.pgpass", l.postgres_home()),
         data,
     }
 }
 
 /// Moves the old data directory aside (never deletes it). A directory in its place is only
-/// removed when the marker says an earlier attempt of ours made it.
+/// removed when the marker says it is an unfinished copy of ours; a copy of ours that has run
+/// is moved away under a new name instead.
 fn move_aside_script(p: &Paths) -> String {
-    let (d, a, m) = (sh(&p.data), sh(&p.aside), sh(&p.marker));
+    let (d, a, m, c) = (sh(&p.data), sh(&p.aside), sh(&p.marker), sh(&p.started));
     format!(
-        "if [ -e {a} ]; then\n  \
-         if [ -e {d} ]; then\n    \
-         if [ -e {m} ]; then rm -rf {d}; else echo \"{d} and {a} both exist and {d} is not pgrepl's: refusing\" >&2; exit 1; fi\n  \
-         fi\nelif [ -e {d} ]; then\n  mv {d} {a} && echo moved {d} aside to {a} || exit 1\nfi\n\
+        "if [ -e {d} ] && [ -e {m} ]; then\n  \
+         if [ -e {c} ]; then\n    \
+         keep={d}.pgrepl-replaced-$(date +%s) && mv {d} \"$keep\" && rm -f {c} && echo \"kept the previous replica at $keep\" || exit 1\n  \
+         else\n    rm -rf {d} || exit 1\n  fi\n\
+         elif [ -e {d} ]; then\n  \
+         if [ -e {a} ]; then echo \"{d} and {a} both exist and {d} is not pgrepl's: refusing\" >&2; exit 1; fi\n  \
+         mv {d} {a} && echo moved {d} aside to {a} || exit 1\nfi\n\
          touch {m} && install -d -o postgres -g postgres -m 700 {d}"
     )
+}
+
+/// Whether a data directory of the user's is there to keep (rather than a copy of ours).
+fn had_original_script(p: &Paths) -> String {
+    let (d, a, m) = (sh(&p.data), sh(&p.aside), sh(&p.marker));
+    format!("[ -e {a} ] || {{ [ -e {d} ] && [ ! -e {m} ]; }}")
 }
 
 fn basebackup_script(cx: &Cx, l: &Layout, p: &Paths, addr: &str) -> String {
@@ -163,24 +178,38 @@ impl Step for BaseBackup {
         Ok(out)
     }
 
+    /// Done when the standby is in recovery and configured to follow this primary. Whether
+    /// a walreceiver is connected at this instant is not asked: right after the primary
+    /// restarts it is briefly not, and that must not cost a new base backup.
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let l = cx.layout(Role::Standby)?;
         let addr = primary_address(cx)?;
-        let sql = if l.version >= (crate::platform::PgVersion { major: 9, minor: 6 }) {
+        let in_recovery = format!(
+            "[ \"$(echo 'SELECT pg_is_in_recovery();' | {})\" = t ]",
+            l.psql()
+        );
+        // Our conninfo quotes the host; a hand-written one may not.
+        let follows = if l.version.uses_standby_signal() {
             format!(
-                "SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_wal_receiver WHERE conninfo LIKE {}) ;",
-                crate::quote::sql_literal(&format!("%host={addr} %"))
+                "[ -e {d}/standby.signal ] && echo 'SHOW primary_conninfo;' | {psql} | grep -qE {pattern}",
+                d = sh(&l.data_dir()),
+                psql = l.psql(),
+                pattern = sh(&format!("host='?{}'?( |$)", addr.replace('.', "\\.")))
             )
         } else {
-            "SELECT pg_is_in_recovery(), 1;".to_string()
+            format!(
+                "grep -qE {pattern} {d}/recovery.conf",
+                d = sh(&l.data_dir()),
+                pattern = sh(&format!("host=('')?{}('')?( |')", addr.replace('.', "\\.")))
+            )
         };
-        let done = cx.run(Role::Standby, Cmd::sql(l.psql(), &sql)).await?;
-        let rows = crate::engine::rows(&done.stdout);
-        Ok(done.ok()
-            && rows.first().is_some_and(|r| {
-                r.first().map(String::as_str) == Some("t")
-                    && r.get(1).map(String::as_str) != Some("0")
-            }))
+        let done = cx
+            .run(
+                Role::Standby,
+                Cmd::new(format!("{in_recovery} && {follows}")),
+            )
+            .await?;
+        Ok(done.ok())
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
@@ -224,11 +253,17 @@ impl Step for BaseBackup {
             was_running,
         })?;
         cx.change(Role::Standby, Cmd::new(l.stop())).await?;
+        let had_original = cx
+            .run(Role::Standby, Cmd::new(had_original_script(&p)))
+            .await?
+            .ok();
         cx.remember(Undo::MoveBack {
             host: Role::Standby,
             path: p.data.clone(),
             aside: p.aside.clone(),
             marker: p.marker.clone(),
+            started: p.started.clone(),
+            had_original,
         })?;
         cx.change(Role::Standby, Cmd::new(move_aside_script(&p)))
             .await?;
@@ -248,7 +283,8 @@ impl Step for BaseBackup {
         let conf = files::read(cx, Role::Standby, &l.conf_file())
             .await?
             .unwrap_or_default();
-        let new_conf = block::put(&conf, TAG, &block::render(TAG, &settings), Place::Bottom);
+        let new_conf = block::put(&conf, TAG, &block::render(TAG, &settings), Place::Bottom)
+            .map_err(StepError::new)?;
         files::write(
             cx,
             Role::Standby,
@@ -281,7 +317,14 @@ impl Step for BaseBackup {
             Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")),
         )
         .await?;
-        cx.change(Role::Standby, Cmd::new(l.start())).await?;
+        cx.change(
+            Role::Standby,
+            Cmd::new(format!("{} && touch {}", l.start(), sh(&p.started))),
+        )
+        .await?;
+        if let Some(enable) = l.enable() {
+            cx.change(Role::Standby, Cmd::new(enable)).await?;
+        }
         Ok(())
     }
 }
@@ -299,20 +342,138 @@ mod tests {
         );
     }
 
+    /// Runs the real move-aside and move-back scripts on a temp directory.
+    struct Dirs {
+        _tmp: tempfile::TempDir,
+        p: Paths,
+    }
+
+    impl Dirs {
+        fn new(with_original: bool) -> Dirs {
+            let tmp = tempfile::tempdir().unwrap();
+            let base = tmp.path().join("main").to_string_lossy().to_string();
+            let p = Paths {
+                aside: format!("{base}.old"),
+                marker: format!("{base}.ours"),
+                started: format!("{base}.started"),
+                passfile: String::new(),
+                data: base,
+            };
+            if with_original {
+                std::fs::create_dir(&p.data).unwrap();
+                std::fs::write(format!("{}/MARKER", p.data), "mine").unwrap();
+            }
+            Dirs { _tmp: tmp, p }
+        }
+
+        fn sh(&self, script: &str) {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{script}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+
+        fn move_aside(&self) {
+            self.sh(&move_aside_script(&self.p));
+        }
+
+        fn had_original(&self) -> bool {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(had_original_script(&self.p))
+                .status()
+                .unwrap()
+                .success()
+        }
+
+        fn move_back(&self, had_original: bool) {
+            let p = &self.p;
+            self.sh(&crate::engine::undo::move_back_script(
+                "true",
+                &p.data,
+                &p.aside,
+                &p.marker,
+                &p.started,
+                had_original,
+            ));
+        }
+
+        fn copy(&self, name: &str) {
+            std::fs::write(format!("{}/{name}", self.p.data), "replica").unwrap();
+        }
+
+        fn data_holds(&self, name: &str) -> bool {
+            std::path::Path::new(&format!("{}/{name}", self.p.data)).exists()
+        }
+
+        fn count(&self, suffix: &str) -> usize {
+            let dir = std::path::Path::new(&self.p.data).parent().unwrap();
+            std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains(suffix))
+                .count()
+        }
+    }
+
     #[test]
-    fn the_old_directory_is_moved_never_removed_unless_ours() {
-        let s = move_aside_script(&Paths {
-            data: "/d".into(),
-            aside: "/d.old".into(),
-            marker: "/d.ours".into(),
-            passfile: "/p".into(),
-        });
-        assert!(s.contains("mv /d /d.old"));
-        // the only rm -rf is guarded by the marker
-        let guarded = s
-            .lines()
-            .filter(|l| l.contains("rm -rf"))
-            .all(|l| l.contains("[ -e /d.ours ]"));
-        assert!(guarded, "{s}");
+    fn the_original_is_moved_aside_and_comes_back_even_after_retries() {
+        let d = Dirs::new(true);
+        assert!(d.had_original());
+        d.move_aside();
+        assert!(!d.data_holds("MARKER") && d.count(".old") == 1);
+        d.copy("half");
+        // A retry of an unfinished copy starts over; the original stays aside.
+        assert!(d.had_original());
+        d.move_aside();
+        assert!(!d.data_holds("half") && d.count(".old") == 1);
+        d.copy("PG_VERSION");
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"), "original back");
+        assert_eq!(d.count(".ours") + d.count(".old") + d.count("discard"), 0);
+        // Rolling back twice touches nothing.
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"));
+    }
+
+    #[test]
+    fn a_copy_that_ran_is_kept_not_deleted_by_a_new_base_backup() {
+        let d = Dirs::new(true);
+        d.move_aside();
+        d.copy("promoted-writes");
+        std::fs::write(&d.p.started, "").unwrap();
+        d.move_aside();
+        assert_eq!(d.count("pgrepl-replaced-"), 1, "the used replica is kept");
+        assert!(!d.data_holds("promoted-writes"));
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"));
+    }
+
+    #[test]
+    fn a_leftover_marker_never_vouches_for_the_users_directory() {
+        // An interrupted rollback that put the original back but left the marker (as the
+        // old order could): the next rollback must leave the directory alone.
+        let d = Dirs::new(true);
+        std::fs::write(&d.p.marker, "").unwrap();
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"));
+    }
+
+    #[test]
+    fn without_an_original_the_copy_is_removed_on_rollback() {
+        let d = Dirs::new(false);
+        assert!(!d.had_original());
+        d.move_aside();
+        d.copy("PG_VERSION");
+        assert!(!d.had_original(), "our own copy is not an original");
+        d.move_back(false);
+        assert!(!std::path::Path::new(&d.p.data).exists());
+        assert_eq!(d.count(".ours"), 0);
     }
 }

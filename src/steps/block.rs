@@ -50,8 +50,19 @@ pub fn render(tag: &str, body: &[String]) -> String {
     s
 }
 
-/// `text` with any old block of this tag removed and `block` put at `place`.
-pub fn put(text: &str, tag: &str, block: &str, place: Place) -> String {
+/// `text` with any old block of this tag removed and `block` put at `place`. A begin line
+/// without its end line is refused: removing "the block" would remove the rest of the file.
+pub fn put(text: &str, tag: &str, block: &str, place: Place) -> Result<String, String> {
+    let (b, e) = (begin(tag), end(tag));
+    if let Some(at) = text.lines().position(|l| l == b) {
+        if !text.lines().skip(at).any(|l| l == e) {
+            return Err(crate::tr!("error.block_unclosed", begin = b, end = e));
+        }
+    }
+    Ok(put_checked(text, tag, block, place))
+}
+
+fn put_checked(text: &str, tag: &str, block: &str, place: Place) -> String {
     let (b, e) = (begin(tag), end(tag));
     let mut kept = String::new();
     let mut inside = false;
@@ -93,8 +104,8 @@ mod tests {
             "pgrepl",
             &["host replication replica 10.0.0.0/24 md5".into()],
         );
-        let once = put(orig, "pgrepl", &block, Place::Top);
-        let twice = put(&once, "pgrepl", &block, Place::Top);
+        let once = put(orig, "pgrepl", &block, Place::Top).unwrap();
+        let twice = put(&once, "pgrepl", &block, Place::Top).unwrap();
         assert_eq!(once, twice);
         assert!(once.starts_with("# BEGIN pgrepl"));
         assert_eq!(find(&once, "pgrepl").unwrap(), block);
@@ -109,16 +120,27 @@ mod tests {
             "pgrepl",
             &render("pgrepl", &["wal_level = replica".into()]),
             Place::Bottom,
-        );
+        )
+        .unwrap();
         let b = put(
             &a,
             "pgrepl",
             &render("pgrepl", &["wal_level = logical".into()]),
             Place::Bottom,
-        );
+        )
+        .unwrap();
         assert_eq!(b.matches("# BEGIN pgrepl").count(), 1);
         assert!(b.contains("logical") && !b.contains("= replica"));
         assert!(b.starts_with("port = 5432\n"));
+    }
+
+    #[test]
+    fn an_unclosed_block_is_refused_not_truncated() {
+        let text = format!(
+            "{}\nlocal all all peer\nhost all all 0.0.0.0/0 reject\n",
+            begin("pgrepl")
+        );
+        assert!(put(&text, "pgrepl", &render("pgrepl", &[]), Place::Top).is_err());
     }
 
     #[test]
@@ -128,13 +150,15 @@ mod tests {
             "pgrepl",
             &render("pgrepl", &["a".into()]),
             Place::Bottom,
-        );
+        )
+        .unwrap();
         let b = put(
             &a,
             "pgrepl standby",
             &render("pgrepl standby", &["b".into()]),
             Place::Bottom,
-        );
+        )
+        .unwrap();
         assert!(find(&b, "pgrepl").is_some() && find(&b, "pgrepl standby").is_some());
     }
 }

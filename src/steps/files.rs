@@ -9,21 +9,42 @@ pub fn backup_path(cx: &Cx, path: &str) -> String {
     format!("{path}.pgrepl-{}.orig", cx.journal_id())
 }
 
-/// The file's text, or None if it does not exist.
+const PRESENT: &str = "--pgrepl-file-present--";
+const ABSENT: &str = "--pgrepl-file-absent--";
+const END: &str = "--pgrepl-file-end--";
+
+/// The file's text, or None if it does not exist. The bytes travel as base64 between marker
+/// lines, so whatever else a login shell prints cannot be mistaken for content, and the
+/// text is exactly what the file holds.
 pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
     let p = sh(path);
     let done = cx
         .must(
             r,
             Cmd::new(format!(
-                "if [ -e {p} ]; then echo present; cat {p}; else echo absent; fi"
+                "if [ -e {p} ]; then echo {PRESENT}; base64 < {p} || exit 1; echo {END}; else echo {ABSENT}; fi"
             ))
             .quiet(),
         )
         .await?;
-    match done.stdout.split_once('\n') {
-        Some(("present", rest)) => Ok(Some(rest.to_string())),
-        _ => Ok(None),
+    parse_read(&done.stdout)
+        .map_err(|problem| StepError::new(tr!("error.read_file", path = path, problem = problem)))
+}
+
+fn parse_read(stdout: &str) -> Result<Option<String>, String> {
+    let mut lines = stdout.lines().skip_while(|l| *l != PRESENT && *l != ABSENT);
+    match lines.next() {
+        Some(ABSENT) => Ok(None),
+        Some(_) => {
+            let encoded: String = lines.take_while(|l| *l != END).collect();
+            let bytes =
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
+                    .map_err(|e| e.to_string())?;
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| "not UTF-8 text".to_string())
+        }
+        None => Err("no answer".to_string()),
     }
 }
 
@@ -94,4 +115,24 @@ pub async fn write(
     )
     .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_through_login_noise_and_keeps_bytes() {
+        let out = format!(
+            "Welcome!\npresent\n{PRESENT}\naG9zdCBhbGwgYWxsIDAuMC4wLjAvMCBtZDUNCg==\n{END}\n"
+        );
+        assert_eq!(
+            parse_read(&out).unwrap().as_deref(),
+            Some("host all all 0.0.0.0/0 md5\r\n")
+        );
+        assert_eq!(parse_read(&format!("motd\n{ABSENT}\n")).unwrap(), None);
+        assert!(parse_read("motd only\n").is_err());
+        let not_utf8 = format!("{PRESENT}\n/w==\n{END}\n");
+        assert!(parse_read(&not_utf8).is_err());
+    }
 }

@@ -134,12 +134,36 @@ impl Step for Hosts {
                 host = facts[0].hostname
             )));
         }
+        // The major of the cluster already serving the configured port comes first: a
+        // primary may have several majors installed.
+        let serving = facts[0]
+            .clusters
+            .iter()
+            .find(|c| {
+                c.port == cx.setup.pg_port && (c.name == cx.setup.cluster || c.name == "data")
+            })
+            .map(|c| c.version);
         let version = cx
             .setup
             .pg_version
+            .or(serving)
             .or_else(|| facts[0].installed.last().copied())
             .or_else(|| default_pg_version(&facts[0]))
             .ok_or_else(|| StepError::new(tr!("error.no_version")).hint(tr!("hint.set_version")))?;
+        for (r, f) in Role::BOTH.into_iter().zip(&facts) {
+            if let Some(c) = f.cluster(version, &cx.setup.cluster) {
+                if c.port != cx.setup.pg_port {
+                    return Err(StepError::new(tr!(
+                        "error.port_mismatch",
+                        host = r,
+                        cluster = format!("{}/{}", c.version, c.name),
+                        port = c.port,
+                        configured = cx.setup.pg_port
+                    ))
+                    .hint(tr!("hint.port_mismatch", port = c.port)));
+                }
+            }
+        }
         let mut layouts = vec![];
         for (r, f) in Role::BOTH.into_iter().zip(&facts) {
             let layout = Layout::new(f, version, &cx.setup.cluster, cx.setup.pg_port)

@@ -80,10 +80,14 @@ pub fn application_name(cx: &Cx) -> String {
 
 /// The password the step needs; a clear error when there is none.
 pub fn password(cx: &Cx) -> StepResult<&crate::secret::Secret> {
-    cx.password
+    let p = cx
+        .password
         .as_ref()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| StepError::new(tr!("error.no_password")).hint(tr!("hint.no_password")))
+        .ok_or_else(|| StepError::new(tr!("error.no_password")).hint(tr!("hint.no_password")))?;
+    match crate::config::password_problem(p.expose()) {
+        Some(problem) => Err(StepError::new(problem).hint(tr!("hint.no_password"))),
+        None => Ok(p),
+    }
 }
 
 /// Settings read from `pg_settings` as name → value.

@@ -18,8 +18,9 @@ pub const CANARY_TABLE: &str = "pgrepl_canary";
 const STREAMING_WAIT: Duration = Duration::from_secs(30);
 const CANARY_WAIT: Duration = Duration::from_secs(30);
 
-const WALSENDER: &str = "ps -eo args | grep '[w]alsender' || true";
-const WALRECEIVER: &str = "ps -eo args | grep '[w]alreceiver' || true";
+// Before PostgreSQL 10 the titles were "wal sender process" and "wal receiver process".
+const WALSENDER: &str = "ps -eo args | grep -E '[w]al ?sender' || true";
+const WALRECEIVER: &str = "ps -eo args | grep -E '[w]al ?receiver' || true";
 
 fn replication_sql(cx: &Cx) -> StepResult<String> {
     let l = cx.layout(Role::Primary)?;
@@ -115,12 +116,13 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     let sql = replication_sql(cx)?;
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
+    let app = super::application_name(cx);
     let streaming = loop {
         let rows = cx.sql(Role::Primary, &sql).await?;
-        report.replication_state = rows.iter().find_map(|r| r.get(2).cloned());
-        report.lag_bytes = rows
-            .iter()
-            .find_map(|r| r.get(4).and_then(|v| v.parse().ok()));
+        // The primary may feed other standbys too: look at ours.
+        let ours = rows.iter().find(|r| r.first() == Some(&app));
+        report.replication_state = ours.and_then(|r| r.get(2).cloned());
+        report.lag_bytes = ours.and_then(|r| r.get(4).and_then(|v| v.parse().ok()));
         if report.replication_state.as_deref() == Some("streaming") {
             break true;
         }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::block::{self, Place};
 use super::files;
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, Undo};
 use crate::platform::Layout;
 use crate::quote::conf_value;
 use crate::tr;
@@ -50,7 +50,15 @@ pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'st
     };
     vec![
         ("listen_addresses", conf_value("*")),
-        ("wal_level", l.version.wal_level().to_string()),
+        // `logical` includes what a standby needs; lowering it would break logical slots.
+        (
+            "wal_level",
+            if current.get("wal_level").map(String::as_str) == Some("logical") {
+                "logical".to_string()
+            } else {
+                l.version.wal_level().to_string()
+            },
+        ),
         (
             "max_wal_senders",
             at_least("max_wal_senders", MIN_WAL_SENDERS),
@@ -167,6 +175,11 @@ impl Step for Whitelist {
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let l = cx.layout(Role::Primary)?.clone();
+        let was_running = cx.run(Role::Primary, Cmd::new(l.is_running())).await?.ok();
+        cx.remember(Undo::Service {
+            host: Role::Primary,
+            was_running,
+        })?;
         cx.remember(Undo::Restart {
             host: Role::Primary,
         })?;
@@ -174,7 +187,8 @@ impl Step for Whitelist {
         let hba = files::read(cx, Role::Primary, &l.hba_file())
             .await?
             .unwrap_or_default();
-        let new_hba = block::put(&hba, TAG, &hba_block(cx, &l), Place::Top);
+        let new_hba =
+            block::put(&hba, TAG, &hba_block(cx, &l), Place::Top).map_err(StepError::new)?;
         files::write(
             cx,
             Role::Primary,
@@ -187,7 +201,8 @@ impl Step for Whitelist {
         let conf = files::read(cx, Role::Primary, &l.conf_file())
             .await?
             .unwrap_or_default();
-        let new_conf = block::put(&conf, TAG, &conf_block(&l, &current), Place::Bottom);
+        let new_conf = block::put(&conf, TAG, &conf_block(&l, &current), Place::Bottom)
+            .map_err(StepError::new)?;
         files::write(
             cx,
             Role::Primary,
@@ -248,6 +263,8 @@ mod tests {
         assert!(b.contains("max_connections = 500"));
         assert!(b.contains("max_wal_senders = 10"));
         assert!(b.contains("listen_addresses = '*'"));
+        now.insert("wal_level".to_string(), "logical".to_string());
+        assert!(conf_block(&layout("16"), &now).contains("wal_level = logical"));
         let b = conf_block(&layout("16"), &HashMap::new());
         assert!(b.contains("wal_level = replica") && b.contains("max_connections = 100"));
     }
