@@ -12,6 +12,8 @@ pub struct StepError {
     pub aborted: bool,
     /// The exit status when a remote command failed.
     pub status: Option<i32>,
+    /// The SSH connection is gone: the next step must connect again.
+    pub lost_connection: bool,
 }
 
 pub type StepResult<T> = Result<T, StepError>;
@@ -23,6 +25,7 @@ impl StepError {
             hint: None,
             aborted: false,
             status: None,
+            lost_connection: false,
         }
     }
 
@@ -37,6 +40,7 @@ impl StepError {
             hint: None,
             aborted: true,
             status: None,
+            lost_connection: false,
         }
     }
 
@@ -86,9 +90,10 @@ impl std::error::Error for StepError {}
 impl From<RemoteError> for StepError {
     fn from(e: RemoteError) -> Self {
         match e {
-            RemoteError::Connection(s) => {
-                StepError::new(tr!("error.connection", problem = s)).hint(tr!("hint.ssh"))
-            }
+            RemoteError::Connection(s) => StepError {
+                lost_connection: true,
+                ..StepError::new(tr!("error.connection", problem = s)).hint(tr!("hint.ssh"))
+            },
             RemoteError::Io(s) => StepError::new(s),
         }
     }

@@ -18,11 +18,15 @@ pub const JOURNAL_VERSION: u32 = 1;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Undo {
     /// Put back a file from its backup; `sha256` is the original's, checked after restoring.
+    /// `written` is the checksum of what pgrepl wrote: a file that is neither has been
+    /// edited since, and those edits are kept in a copy before the original comes back.
     RestoreFile {
         host: Role,
         path: String,
         backup: String,
         sha256: String,
+        #[serde(default)]
+        written: String,
     },
     /// Remove a file pgrepl created (it did not exist before).
     RemoveFile { host: Role, path: String },
@@ -213,6 +217,7 @@ mod tests {
             path: "/etc/x".into(),
             backup: "/etc/x.bak".into(),
             sha256: "00".into(),
+            written: String::new(),
         });
         j.save().unwrap();
         let mut again = Journal::open(dir.path(), "root@a:22", "root@b:22").unwrap();

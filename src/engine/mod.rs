@@ -201,6 +201,12 @@ impl Engine {
                 Ok(state)
             }
             Err(e) => {
+                if e.lost_connection {
+                    // Forget the hosts so that the next step (or a retry) connects again.
+                    self.cx.hosts.clear();
+                    self.cx.layouts.clear();
+                    self.cx.facts.clear();
+                }
                 self.set_state(id, StepState::Failed, Some(e.message.clone()), Some(ms));
                 self.cx.events.send(Event::Failed {
                     step: id,

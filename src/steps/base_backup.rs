@@ -73,7 +73,7 @@ fn had_original_script(p: &Paths) -> String {
 
 fn basebackup_script(cx: &Cx, l: &Layout, p: &Paths, addr: &str) -> String {
     format!(
-        "{} env PGPASSFILE={} {} -h {} -p {} -U {} -D {} -X stream -P -c fast -w",
+        "{} env PGPASSFILE={} PGCONNECT_TIMEOUT=15 {} -h {} -p {} -U {} -D {} -X stream -P -c fast -w",
         l.as_postgres(),
         sh(&p.passfile),
         l.bin("pg_basebackup"),

@@ -97,11 +97,13 @@ pub async fn write(
             if sha256.len() != 64 {
                 return Err(StepError::new(tr!("error.checksum", path = path)));
             }
+            let written = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(new.as_bytes()));
             cx.remember(Undo::RestoreFile {
                 host: r,
                 path: path.to_string(),
                 backup,
                 sha256,
+                written,
             })?;
         }
         None => cx.remember(Undo::RemoveFile {

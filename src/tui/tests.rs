@@ -413,6 +413,7 @@ fn rollback_says_what_it_undoes_and_asks() {
         path: "/etc/postgresql/15/main/pg_hba.conf".into(),
         backup: "/etc/postgresql/15/main/pg_hba.conf.pgrepl".into(),
         sha256: "00".into(),
+        written: String::new(),
     });
     app.update(Action::Reply(Reply::Journal(j)));
     app.selected = StepId::Whitelist.index();
