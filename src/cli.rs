@@ -56,6 +56,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Look at the hosts and show each step's true state (changes nothing).
+    Status,
     /// Undo steps, newest first.
     Rollback {
         #[arg(long)]
@@ -347,6 +349,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
             }
             Ok(if report.passed { 0 } else { 1 })
+        }
+        Some(Command::Status) => {
+            let setup = load_setup(&config_path(&cli)?)?;
+            let mut s = Session::open(&cli, setup, password(&cli)?, true)?;
+            if s.engine.run_step(StepId::Hosts).await.is_err() {
+                s.finish().await;
+                return Ok(1);
+            }
+            s.engine.refresh().await;
+            let journal = s.engine.journal();
+            s.finish().await;
+            for id in StepId::ALL {
+                println!("{:<13} {}", id.name(), tr!(journal.state(id).key()));
+            }
+            Ok(0)
         }
         Some(Command::Rollback { yes, to }) => {
             let setup = load_setup(&config_path(&cli)?)?;

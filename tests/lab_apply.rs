@@ -197,3 +197,32 @@ fn a_primary_busy_with_writes_replicates_every_row() {
     );
     assert_streams(&lab);
 }
+
+#[test]
+fn status_shows_the_hosts_true_state_not_the_journals() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    assert_ok(
+        &lab.apply(&lab.config(), &["--to", "whitelist"]),
+        "apply --to whitelist",
+    );
+    let c = lab.config().to_string_lossy().to_string();
+    let state_of = |lab: &Lab| {
+        let out = lab.pgrepl(&["status", "--config", &c]);
+        assert_ok(&out, "status");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = state_of(&lab);
+    for line in [
+        "replica-role  done",
+        "whitelist     done",
+        "base-backup   pending",
+    ] {
+        assert!(before.contains(line), "{line:?} missing:\n{before}");
+    }
+    // Changed by hand behind pgrepl's back: the journal says done, the primary disagrees.
+    lab.psql(Host::Primary, "DROP ROLE replica;");
+    let after = state_of(&lab);
+    assert!(after.contains("replica-role  pending"), "{after}");
+    assert!(after.contains("whitelist     done"), "{after}");
+}

@@ -146,6 +146,35 @@ impl Engine {
         }
     }
 
+    /// After `hosts`, looks at every step on the hosts (read-only) and corrects what the
+    /// journal says to what is true there: hosts rebuilt or changed by hand since the last
+    /// run must not show steps as done that are not, nor the other way round. Undo records
+    /// stay, so rollback still knows what pgrepl changed.
+    pub async fn refresh(&mut self) {
+        let mut all_done = true;
+        for id in [
+            StepId::Install,
+            StepId::ReplicaRole,
+            StepId::Whitelist,
+            StepId::BaseBackup,
+        ] {
+            let state = self.state(id);
+            let done = self.inspect(id).await.unwrap_or(false);
+            all_done &= done;
+            let truth = match (done, state.is_complete()) {
+                (true, false) => StepState::Skipped,
+                (false, true) => StepState::Pending,
+                _ => state,
+            };
+            if truth != state {
+                self.set_state(id, truth, None, None);
+            }
+        }
+        if !all_done && self.state(StepId::Verify).is_complete() {
+            self.set_state(StepId::Verify, StepState::Pending, None, None);
+        }
+    }
+
     fn set_state(
         &self,
         id: StepId,

@@ -135,7 +135,9 @@ async fn serve(
                 } else {
                     let outcome = engine.run_step(step).await.map_err(|e| e.message);
                     if step == StepId::Hosts && outcome.is_ok() {
+                        engine.refresh().await;
                         send(connected(&engine));
+                        send(Reply::Journal(engine.journal()));
                     }
                     send(Reply::Ran { step, outcome });
                 }
@@ -180,6 +182,7 @@ async fn connect(engine: &mut Engine, send: &impl Fn(Reply)) -> bool {
     }
     let ok = engine.run_step(StepId::Hosts).await.is_ok();
     if ok {
+        engine.refresh().await;
         send(connected(engine));
     }
     send(Reply::Journal(engine.journal()));
