@@ -48,12 +48,28 @@ fn must(out: Output, what: &str) -> Output {
 impl Lab {
     /// A fresh lab `name` on `prefix`.0/24 (e.g. "10.77.1"). Requires root.
     pub fn up(name: &str, prefix: &str) -> Lab {
+        Lab::up_with(name, prefix, &[])
+    }
+
+    /// A fresh lab whose hosts lack the PostgreSQL server (`lab up --bare`).
+    pub fn up_bare(name: &str, prefix: &str) -> Lab {
+        Lab::up_with(name, prefix, &["--bare"])
+    }
+
+    fn up_with(name: &str, prefix: &str, extra: &[&str]) -> Lab {
         let uid = Command::new("id").arg("-u").output().expect("id runs");
         assert_eq!(
             String::from_utf8_lossy(&uid.stdout).trim(),
             "0",
             "the lab tests need root (network namespaces); run the suite as root"
         );
+        // The guard exists before `up`, so a half-built lab is torn down too.
+        let lab = Lab {
+            name: name.to_string(),
+            prefix: prefix.to_string(),
+            dir: PathBuf::from("/var/lib/pgrepl-lab").join(name),
+            state: tempfile::tempdir().expect("temp dir"),
+        };
         let out = Command::new(bin())
             .args([
                 "lab",
@@ -63,15 +79,15 @@ impl Lab {
                 "--subnet",
                 &format!("{prefix}.0/24"),
             ])
+            .args(extra)
             .output()
             .expect("pgrepl runs");
         must(out, "lab up");
-        Lab {
-            name: name.to_string(),
-            prefix: prefix.to_string(),
-            dir: PathBuf::from("/var/lib/pgrepl-lab").join(name),
-            state: tempfile::tempdir().expect("temp dir"),
-        }
+        lab
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn config(&self) -> PathBuf {
