@@ -427,6 +427,10 @@ impl Form {
         if self.preset.is_none() {
             if self.value(Field::Password).is_empty() {
                 errors.push((Field::Password, tr!("tui.form.password_missing")));
+            } else if let Some(problem) =
+                crate::config::password_problem(self.value(Field::Password))
+            {
+                errors.push((Field::Password, problem));
             } else if self.value(Field::Password) != self.value(Field::Password2) {
                 errors.push((Field::Password2, tr!("tui.form.password_mismatch")));
             }
@@ -539,6 +543,12 @@ mod tests {
             .is_some_and(|e| e.contains("10.0.0.0/24")));
         f.set(Field::Cidr, "10.0.0.0/24");
         f.focus = Field::Password;
+        typed(&mut f, "密码");
+        assert!(
+            f.error(Field::Password).is_some(),
+            "non-ASCII is refused beside the field"
+        );
+        f.set(Field::Password, "");
         typed(&mut f, "pw");
         assert_eq!(
             f.error(Field::Password2),
