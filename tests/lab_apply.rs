@@ -226,3 +226,50 @@ fn status_shows_the_hosts_true_state_not_the_journals() {
     assert!(after.contains("replica-role  pending"), "{after}");
     assert!(after.contains("whitelist     done"), "{after}");
 }
+
+#[test]
+fn the_password_never_appears_on_a_remote_command_line() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    // Sample every process's arguments on both hosts while apply runs (bounded: ~300
+    // samples each), then look for the password and its hash in what ps showed.
+    let samplers: Vec<_> = [Host::Primary, Host::Standby]
+        .into_iter()
+        .map(|h| {
+            std::process::Command::new("ssh")
+                .arg("-F")
+                .arg(lab.dir.join("ssh_config"))
+                .arg(format!("root@{}", lab.ip(h)))
+                .arg("for i in $(seq 1 300); do ps -eo args; sleep 0.02; done > /tmp/ps.log")
+                .spawn()
+                .expect("ssh runs")
+        })
+        .collect();
+    let out = lab.apply(&lab.config(), &[]);
+    assert_ok(&out, "apply");
+    for mut s in samplers {
+        let _ = s.wait();
+    }
+    for h in [Host::Primary, Host::Standby] {
+        let seen = lab.sh(h, "cat /tmp/ps.log");
+        assert!(
+            seen.lines().count() > 1000,
+            "the sampler saw too little:\n{seen}"
+        );
+        assert!(
+            seen.contains("psql") || seen.contains("pg_basebackup") || seen.contains("postgres")
+        );
+        assert!(
+            !seen.contains(PASSWORD),
+            "{h:?}: password on a command line"
+        );
+        assert!(
+            !seen.contains("touch /tmp/pwned"),
+            "{h:?}: part of the password on a command line"
+        );
+        assert!(
+            !seen.contains("SCRAM-SHA-256$"),
+            "{h:?}: password hash on a command line"
+        );
+    }
+}
