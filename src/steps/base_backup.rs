@@ -65,6 +65,11 @@ fn move_aside_script(p: &Paths) -> String {
     )
 }
 
+/// Starts the standby and marks the copy as having run (see [`Paths::started`]).
+fn start_script(l: &Layout, p: &Paths) -> String {
+    format!("{} && touch {}", l.start(), sh(&p.started))
+}
+
 /// Whether a data directory of the user's is there to keep (rather than a copy of ours).
 fn had_original_script(p: &Paths) -> String {
     let (d, a, m) = (sh(&p.data), sh(&p.aside), sh(&p.marker));
@@ -174,7 +179,8 @@ impl Step for BaseBackup {
                 d = sh(&p.data)
             ),
         ));
-        out.push((Role::Standby, l.start()));
+        out.push((Role::Standby, start_script(l, &p)));
+        out.extend(l.enable().map(|e| (Role::Standby, e)));
         Ok(out)
     }
 
@@ -317,11 +323,8 @@ impl Step for BaseBackup {
             Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")),
         )
         .await?;
-        cx.change(
-            Role::Standby,
-            Cmd::new(format!("{} && touch {}", l.start(), sh(&p.started))),
-        )
-        .await?;
+        cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
+            .await?;
         if let Some(enable) = l.enable() {
             cx.change(Role::Standby, Cmd::new(enable)).await?;
         }

@@ -11,6 +11,8 @@ mod replica_role;
 mod verify;
 mod whitelist;
 
+mod previews;
+
 pub use base_backup::BaseBackup;
 pub use hosts::Hosts;
 pub use install::Install;
