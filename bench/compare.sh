@@ -10,7 +10,7 @@ dir=/var/lib/pgrepl-lab/$name
 cargo build --release -q
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release/pgrepl
 state=$(mktemp -d)
-trap '"$bin" lab down --name $name >/dev/null 2>&1; rm -rf "$state"' EXIT
+trap '"$bin" lab down --name $name >/dev/null 2>&1; rm -rf "$state" "$state.log"' EXIT
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -24,7 +24,11 @@ for i in $(seq "$rounds"); do
     fresh_lab
     rm -rf "${state:?}"/*
     t0=$(now)
-    PGREPL_STATE_DIR=$state PGREPL_REPLICA_PASSWORD=bench "$bin" apply --config "$dir/pgrepl.toml" --yes >/dev/null
+    if ! PGREPL_STATE_DIR=$state PGREPL_REPLICA_PASSWORD=bench "$bin" apply --config "$dir/pgrepl.toml" --yes >"$state.log" 2>&1; then
+        echo "round $i: pgrepl apply failed:" >&2
+        tail -n 40 "$state.log" >&2
+        exit 1
+    fi
     t1=$(now)
     pgrepl_times+=("$(awk "BEGIN {print $t1 - $t0}")")
     printf 'round %d: script %.2fs  pgrepl %.2fs\n' "$i" "${script_times[-1]}" "${pgrepl_times[-1]}"

@@ -135,10 +135,20 @@ impl Layout {
 
     /// Creates the cluster when its data directory has no PG_VERSION yet.
     pub fn create_cluster(&self) -> String {
+        self.create_cluster_with("")
+    }
+
+    /// A cluster that only provides the configuration directory and is replaced by a base
+    /// backup in the next steps: initdb need not flush it to disk (`--no-sync`).
+    pub fn create_scratch_cluster(&self) -> String {
+        self.create_cluster_with(" -- --no-sync")
+    }
+
+    fn create_cluster_with(&self, initdb_options: &str) -> String {
         let data = sh(&self.data_dir());
         let create = if self.debian() {
             format!(
-                "pg_createcluster -p {} {} {}",
+                "pg_createcluster -p {} {} {}{initdb_options}",
                 self.port,
                 self.version,
                 sh(&self.cluster)

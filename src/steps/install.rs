@@ -13,8 +13,11 @@ pub struct Install;
 /// settings go.
 fn scripts(l: &Layout, r: Role) -> Vec<String> {
     let mut s = vec![l.install()];
-    if r == Role::Primary || l.family == OsFamily::Debian {
-        s.push(l.create_cluster());
+    match r {
+        Role::Primary => s.push(l.create_cluster()),
+        // Its data is replaced by base-backup; only its configuration directory stays.
+        Role::Standby if l.family == OsFamily::Debian => s.push(l.create_scratch_cluster()),
+        Role::Standby => {}
     }
     if r == Role::Primary {
         s.push(l.start());
