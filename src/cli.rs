@@ -261,9 +261,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
             // Ctrl-C aborts: the running remote command is killed and the step fails,
             // leaving a journal that retry and rollback understand.
             let control = s.engine.control();
+            let on_interrupt = control.clone();
             let interrupt = tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    control.abort();
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    on_interrupt.abort();
                 }
             });
             let mut times = vec![];
@@ -295,6 +296,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                             println!("{}", tr!("report.stopped_before", step = id));
                             break 'run 1;
                         }
+                    }
+                    // Ctrl-C between two steps (or at the question) stops before the next.
+                    if control.is_aborting() {
+                        eprintln!("{}", tr!("report.stopped_before", step = id));
+                        break 'run 130;
                     }
                     let t = std::time::Instant::now();
                     match s.engine.run_step(id).await {

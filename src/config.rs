@@ -369,15 +369,18 @@ pub fn is_user_name(s: &str) -> bool {
 /// anyway, but keeping the set plain keeps pg_hba.conf readable for the user.
 pub fn is_role_name(s: &str) -> bool {
     // Words pg_hba.conf reads as keywords, not as a role.
-    const KEYWORDS: [&str; 6] = [
+    // And names PostgreSQL reserves for itself.
+    const KEYWORDS: [&str; 7] = [
         "all",
         "replication",
         "samerole",
         "samegroup",
         "sameuser",
         "public",
+        "none",
     ];
-    if KEYWORDS.contains(&s.to_ascii_lowercase().as_str()) {
+    let lower = s.to_ascii_lowercase();
+    if KEYWORDS.contains(&lower.as_str()) || lower.starts_with("pg_") {
         return false;
     }
     let mut bytes = s.bytes();
@@ -471,6 +474,7 @@ allowed_cidr = "10.77.0.0/24"
         assert!(is_user_name("postgres") && !is_user_name("Root") && !is_user_name("a;b"));
         assert!(is_role_name("replica") && !is_role_name("re\"plica") && !is_role_name("1x"));
         assert!(!is_role_name("all") && !is_role_name("Replication"));
+        assert!(!is_role_name("pg_monitor") && !is_role_name("none"));
         assert!(password_problem("it's $(x) `y`").is_none());
         assert!(password_problem("a\nb").is_some() && password_problem("").is_some());
         assert!(password_problem("密码").is_some());

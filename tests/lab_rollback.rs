@@ -410,3 +410,34 @@ fn a_role_that_existed_is_put_back_not_dropped() {
         "0"
     );
 }
+
+#[test]
+fn a_stopped_standby_is_started_again_not_copied_again() {
+    let _turn = common::serial();
+    let lab = Lab::up("rb", "10.77.2");
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    assert!(streams(&lab));
+    lab.sh(Host::Standby, "pg_ctlcluster 15 main stop");
+    let c = lab.config().to_string_lossy().to_string();
+    let status = lab.pgrepl(&["status", "--config", &c]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("base-backup   pending"),
+        "a stopped standby is not replicating:\n{}",
+        text(&status)
+    );
+    let out = lab.apply(&lab.config(), &["--from", "base-backup"]);
+    assert_ok(&out, "apply --from base-backup");
+    assert!(
+        !text(&out).contains("pg_basebackup -h"),
+        "copied again:\n{}",
+        text(&out)
+    );
+    assert!(streams(&lab));
+    assert_eq!(
+        lab.sh(
+            Host::Standby,
+            "ls -d /var/lib/postgresql/15/main.pgrepl-* | grep -c replaced || true"
+        ),
+        "0"
+    );
+}

@@ -187,6 +187,7 @@ impl Cx {
         tokio::pin!(run);
         let (mut aborted, mut killed) = (false, false);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             tokio::select! {
                 r = &mut run => break r,

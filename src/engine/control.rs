@@ -88,13 +88,13 @@ impl Control {
         self.abort.load(Ordering::SeqCst)
     }
 
+    /// Resolves when an abort is asked for. Once notified it returns even if another
+    /// command (on the other host) has already taken the flag.
     pub async fn aborted(&self) {
-        loop {
-            let n = self.abort_now.notified();
-            if self.is_aborting() {
-                return;
-            }
-            n.await;
+        let n = self.abort_now.notified();
+        if self.is_aborting() {
+            return;
         }
+        n.await;
     }
 }

@@ -159,7 +159,12 @@ impl Engine {
             StepId::BaseBackup,
         ] {
             let state = self.state(id);
-            let done = self.inspect(id).await.unwrap_or(false);
+            // A check that could not answer (no password, a host briefly unreachable) says
+            // nothing about the step: only a definite answer changes what the journal says.
+            let Ok(done) = self.inspect(id).await else {
+                all_done &= state.is_complete();
+                continue;
+            };
             all_done &= done;
             let truth = match (done, state.is_complete()) {
                 (true, false) => StepState::Skipped,
@@ -268,6 +273,13 @@ impl Engine {
             self.set_state(id, StepState::Running, None, None);
             let mut failed = None;
             for u in rec.undo.iter().rev() {
+                // After a lost connection every further undo would fail the same way.
+                if failed
+                    .as_ref()
+                    .is_some_and(|e: &StepError| e.lost_connection)
+                {
+                    break;
+                }
                 if let Err(e) = undo::undo(&self.cx, u).await {
                     self.cx.events.send(Event::Failed {
                         step: id,

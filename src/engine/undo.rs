@@ -90,9 +90,28 @@ pub fn restore_file_script(path: &str, backup: &str, sha256: &str, written: &str
     )
 }
 
-/// Puts the old data directory back. The server must be down first; the original is moved
-/// back and the marker dropped in one go, before the slow removal of the replica copy, so
-/// an interrupted rollback never leaves a marker that vouches for the user's directory.
+/// Removes pgrepl's copy of a data directory at `dir`, except one that has run (`started`
+/// exists) and was promoted since (it left recovery: no standby.signal, no recovery.conf):
+/// that one may hold writes, so it is kept under a new name.
+pub fn dispose_copy_script(dir: &str, started: &str, keep_as: &str) -> String {
+    let d = sh(dir);
+    let c = if started.is_empty() {
+        "/dev/null/none".to_string()
+    } else {
+        sh(started)
+    };
+    let keep = format!("{}.pgrepl-replaced-$(date +%s)-$$", sh(keep_as));
+    format!(
+        "if [ -e {c} ] && [ ! -e {d}/standby.signal ] && [ ! -e {d}/recovery.conf ]; then\n  \
+         keep={keep} && mv {d} \"$keep\" && echo \"kept a promoted copy at $keep\" || exit 1\n\
+         else\n  rm -rf {d} || exit 1\nfi\nrm -f {c}"
+    )
+}
+
+/// Puts the old data directory back. The server must be down first. The marker goes
+/// before the original comes back, so no interruption can leave a marker that vouches for
+/// the user's directory; the copy is disposed of last, also when an earlier, interrupted
+/// rollback left it behind.
 pub fn move_back_script(
     stop: &str,
     path: &str,
@@ -102,27 +121,24 @@ pub fn move_back_script(
     had_original: bool,
 ) -> String {
     let (p, a, m) = (sh(path), sh(aside), sh(marker));
-    let c = if started.is_empty() {
-        "/dev/null/none".to_string()
-    } else {
-        sh(started)
-    };
-    let discard = sh(&format!("{path}.pgrepl-discard"));
+    let discard_path = format!("{path}.pgrepl-discard");
+    let discard = sh(&discard_path);
     let no_original = if had_original {
         String::new()
     } else {
         format!(
             "elif [ -e {m} ] && [ -e {p} ]; then\n  \
-             mv {p} {discard} && rm -f {m} {c} && rm -rf {discard} && echo removed the replica copy {p}: there was no directory before\n"
+             mv {p} {discard} && rm -f {m} || exit 1\n  echo there was no directory before: the copy goes\n"
         )
     };
     format!(
         "{{ {stop}; }} || exit 1\nif [ -e {a} ]; then\n  \
          if [ -e {p} ]; then\n    \
          if [ -e {m} ]; then mv {p} {discard} || exit 1; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
-         fi\n  mv {a} {p} && rm -f {m} {c} || exit 1\n  echo put back {p}\n  \
-         if [ -e {discard} ]; then rm -rf {discard}; fi\n\
-         {no_original}else\n  rm -f {m} {c}\nfi"
+         fi\n  rm -f {m} && mv {a} {p} || exit 1\n  echo put back {p}\n\
+         {no_original}else\n  rm -f {m}\nfi\n\
+         if [ -e {discard} ]; then\n{}\nfi",
+        dispose_copy_script(&discard_path, started, path)
     )
 }
 

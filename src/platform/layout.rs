@@ -141,7 +141,8 @@ impl Layout {
     /// A cluster that only provides the configuration directory and is replaced by a base
     /// backup in the next steps: initdb need not flush it to disk (`--no-sync`).
     pub fn create_scratch_cluster(&self) -> String {
-        self.create_cluster_with(" -- --no-sync")
+        // -N: 9.5 and 9.6 spell the long option --nosync, later versions --no-sync.
+        self.create_cluster_with(" -- -N")
     }
 
     fn create_cluster_with(&self, initdb_options: &str) -> String {

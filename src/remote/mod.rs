@@ -175,17 +175,18 @@ impl Host {
         Ok(done)
     }
 
-    /// Kills a script started by [`Host::run_root`] and every process below it. The script's
-    /// shell is stopped first so it cannot start its next command meanwhile; children go
-    /// before parents (pg_basebackup's WAL streamer would otherwise keep the channel open).
-    /// Hosts without pgrep are walked through /proc.
+    /// Kills a script started by [`Host::run_root`] and every process below it. The whole
+    /// tree is stopped first, so no shell in it can start its next command meanwhile (and
+    /// pg_basebackup's WAL streamer cannot keep the channel open); then all get TERM and
+    /// are continued to receive it. Hosts without pgrep are walked through /proc.
     pub async fn kill(&self, pid: u32) -> Result<(), RemoteError> {
         let script = format!(
             "children() {{\n  if command -v pgrep >/dev/null 2>&1; then pgrep -P \"$1\"; return; fi\n  \
              for s in /proc/[0-9]*/stat; do\n    f=$(sed 's/.*) //' \"$s\" 2>/dev/null) || continue\n    \
              set -- \"$1\" $f\n    [ \"$3\" = \"$1\" ] && {{ d=${{s#/proc/}}; echo \"${{d%/stat}}\"; }}\n  done\n}}\n\
-             kill_tree() {{ for c in $(children \"$1\"); do kill_tree \"$c\"; done; kill -TERM \"$1\" 2>/dev/null; }}\n\
-             kill -STOP {pid} 2>/dev/null\nkill_tree {pid}\nkill -CONT {pid} 2>/dev/null; true"
+             tree() {{ echo \"$1\"; for c in $(children \"$1\"); do tree \"$c\"; done; }}\n\
+             kill -STOP {pid} 2>/dev/null\nall=$(tree {pid})\n\
+             kill -STOP $all 2>/dev/null; kill -TERM $all 2>/dev/null; kill -CONT $all 2>/dev/null; true"
         );
         let mut ignore = |_: Stream, _: &str| {};
         self.run_root(&script, Input::None, &mut ignore, &mut |_| {})

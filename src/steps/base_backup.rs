@@ -49,25 +49,41 @@ fn paths(cx: &Cx, l: &Layout) -> Paths {
 }
 
 /// Moves the old data directory aside (never deletes it). A directory in its place is only
-/// removed when the marker says it is an unfinished copy of ours; a copy of ours that has run
-/// is moved away under a new name instead.
+/// removed when the marker says it is a copy of ours, and a copy of ours that was promoted
+/// is kept under a new name instead.
 fn move_aside_script(p: &Paths) -> String {
-    let (d, a, m, c) = (sh(&p.data), sh(&p.aside), sh(&p.marker), sh(&p.started));
+    let (d, a, m) = (sh(&p.data), sh(&p.aside), sh(&p.marker));
     format!(
-        "if [ -e {d} ] && [ -e {m} ]; then\n  \
-         if [ -e {c} ]; then\n    \
-         keep={d}.pgrepl-replaced-$(date +%s) && mv {d} \"$keep\" && rm -f {c} && echo \"kept the previous replica at $keep\" || exit 1\n  \
-         else\n    rm -rf {d} || exit 1\n  fi\n\
+        "if [ -e {d} ] && [ -e {m} ]; then\n{}\n\
          elif [ -e {d} ]; then\n  \
          if [ -e {a} ]; then echo \"{d} and {a} both exist and {d} is not pgrepl's: refusing\" >&2; exit 1; fi\n  \
          mv {d} {a} && echo moved {d} aside to {a} || exit 1\nfi\n\
-         touch {m} && install -d -o postgres -g postgres -m 700 {d}"
+         touch {m} && install -d -o postgres -g postgres -m 700 {d}",
+        crate::engine::undo::dispose_copy_script(&p.data, &p.started, &p.data)
     )
 }
 
-/// Starts the standby and marks the copy as having run (see [`Paths::started`]).
+/// Exit status 0 when the standby's configuration follows the primary at `addr`: the
+/// standby signal and primary_conninfo (PG >= 12) or recovery.conf. Read from the files, so
+/// it holds whether the server runs or not. Our conninfo quotes the host (doubled inside
+/// the config value); a hand-written one may not.
+fn follows_script(l: &Layout, addr: &str) -> String {
+    let pattern = sh(&format!("host=('')?{}('')?( |')", addr.replace('.', "\\.")));
+    let d = sh(&l.data_dir());
+    if l.version.uses_standby_signal() {
+        format!(
+            "[ -e {d}/standby.signal ] && grep -qE {pattern} {}",
+            sh(&l.conf_file())
+        )
+    } else {
+        format!("grep -qE {pattern} {d}/recovery.conf")
+    }
+}
+
+/// Marks the copy as having run (see [`Paths::started`]), then starts the standby: marked
+/// first, because a start that reports failure may still have started it.
 fn start_script(l: &Layout, p: &Paths) -> String {
-    format!("{} && touch {}", l.start(), sh(&p.started))
+    format!("touch {} && {{ {}; }}", sh(&p.started), l.start())
 }
 
 /// Whether a data directory of the user's is there to keep (rather than a copy of ours).
@@ -189,26 +205,11 @@ impl Step for BaseBackup {
     /// restarts it is briefly not, and that must not cost a new base backup.
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let l = cx.layout(Role::Standby)?;
-        let addr = primary_address(cx)?;
         let in_recovery = format!(
             "[ \"$(echo 'SELECT pg_is_in_recovery();' | {})\" = t ]",
             l.psql()
         );
-        // Our conninfo quotes the host; a hand-written one may not.
-        let follows = if l.version.uses_standby_signal() {
-            format!(
-                "[ -e {d}/standby.signal ] && echo 'SHOW primary_conninfo;' | {psql} | grep -qE {pattern}",
-                d = sh(&l.data_dir()),
-                psql = l.psql(),
-                pattern = sh(&format!("host='?{}'?( |$)", addr.replace('.', "\\.")))
-            )
-        } else {
-            format!(
-                "grep -qE {pattern} {d}/recovery.conf",
-                d = sh(&l.data_dir()),
-                pattern = sh(&format!("host=('')?{}('')?( |')", addr.replace('.', "\\.")))
-            )
-        };
+        let follows = follows_script(l, &primary_address(cx)?);
         let done = cx
             .run(
                 Role::Standby,
@@ -223,6 +224,14 @@ impl Step for BaseBackup {
         let p = paths(cx, &l);
         let addr = primary_address(cx)?;
         let password = super::password(cx)?.clone();
+        // A copy of ours, fully configured, that is merely not running (stopped, or its start
+        // failed last time) is started rather than copied again.
+        let ready = format!("[ -e {} ] && {}", sh(&p.marker), follows_script(&l, &addr));
+        if cx.run(Role::Standby, Cmd::new(ready)).await?.ok() {
+            cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
+                .await?;
+            return Ok(());
+        }
         let limits = super::settings(cx, Role::Primary, &AT_LEAST_PRIMARY).await?;
 
         // The password file, readable by postgres only, written through stdin.
@@ -446,14 +455,52 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_that_ran_is_kept_not_deleted_by_a_new_base_backup() {
+    fn a_promoted_copy_is_kept_a_standby_copy_is_not() {
         let d = Dirs::new(true);
         d.move_aside();
+        d.copy("standby.signal");
+        std::fs::write(&d.p.started, "").unwrap();
+        d.move_aside();
+        assert_eq!(
+            d.count("pgrepl-replaced-"),
+            0,
+            "a copy still in recovery holds nothing new"
+        );
+        // Promoted: it ran and left recovery, so it may hold writes.
         d.copy("promoted-writes");
         std::fs::write(&d.p.started, "").unwrap();
         d.move_aside();
-        assert_eq!(d.count("pgrepl-replaced-"), 1, "the used replica is kept");
-        assert!(!d.data_holds("promoted-writes"));
+        assert_eq!(d.count("pgrepl-replaced-"), 1, "the promoted copy is kept");
+        d.copy("promoted-again");
+        std::fs::write(&d.p.started, "").unwrap();
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"));
+        assert_eq!(
+            d.count("pgrepl-replaced-"),
+            2,
+            "rollback keeps a promoted copy too"
+        );
+        assert_eq!(d.count("discard"), 0);
+    }
+
+    #[test]
+    fn a_rollback_cut_short_anywhere_is_finished_by_the_next() {
+        // Cut after the marker went: the original is still aside, nothing of it is lost.
+        let d = Dirs::new(true);
+        d.move_aside();
+        d.copy("PG_VERSION");
+        std::fs::rename(&d.p.data, format!("{}.pgrepl-discard", d.p.data)).unwrap();
+        std::fs::remove_file(&d.p.marker).unwrap();
+        d.move_back(true);
+        assert!(d.data_holds("MARKER"));
+        assert_eq!(d.count("discard"), 0, "the leftover copy is cleaned up");
+        // The next base backup after such a cut keeps the original aside, untouched.
+        let d = Dirs::new(true);
+        d.move_aside();
+        std::fs::remove_dir_all(&d.p.data).unwrap();
+        std::fs::remove_file(&d.p.marker).unwrap();
+        assert!(d.had_original());
+        d.move_aside();
         d.move_back(true);
         assert!(d.data_holds("MARKER"));
     }

@@ -136,12 +136,14 @@ impl Step for Hosts {
         }
         // The major of the cluster already serving the configured port comes first: a
         // primary may have several majors installed.
+        let on_port = |c: &&crate::platform::ClusterInfo| {
+            c.port == cx.setup.pg_port && (c.name == cx.setup.cluster || c.name == "data")
+        };
         let serving = facts[0]
             .clusters
             .iter()
-            .find(|c| {
-                c.port == cx.setup.pg_port && (c.name == cx.setup.cluster || c.name == "data")
-            })
+            .filter(on_port)
+            .max_by_key(|c| c.running)
             .map(|c| c.version);
         let version = cx
             .setup
