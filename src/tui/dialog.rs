@@ -74,7 +74,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
 }
 
 /// A bordered window sized to its text (wrapped at `width`).
-fn popup(f: &mut Frame, area: Rect, app: &App, title: &str, lines: Vec<Line>, width: u16) {
+pub(super) fn popup(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    title: &str,
+    lines: Vec<Line>,
+    width: u16,
+) {
     let t = &app.theme;
     let width = width.min(area.width.saturating_sub(4));
     let inner_w = width.saturating_sub(4).max(1) as usize;

@@ -2,11 +2,9 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::App;
-use super::ui::centered;
 use crate::tr;
 
 const KEYS: [(&str, &str); 15] = [
@@ -44,19 +42,5 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         tr!("tui.help.files", dir = app.state_dir.display()),
         t.dim(),
     )));
-    let rect = centered(area, 76, lines.len() as u16 + 2);
-    let block = Block::bordered()
-        .title(Span::styled(
-            format!(" {} ", tr!("tui.help.title")),
-            t.title(),
-        ))
-        .border_style(t.focus_border())
-        .padding(Padding::horizontal(1));
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    super::dialog::popup(f, area, app, &tr!("tui.help.title"), lines, 76);
 }
