@@ -225,6 +225,20 @@ fn status_shows_the_hosts_true_state_not_the_journals() {
     let after = state_of(&lab);
     assert!(after.contains("replica-role  pending"), "{after}");
     assert!(after.contains("whitelist     done"), "{after}");
+    // The hosts rebuilt from scratch: nothing is done, whatever the journal remembers.
+    let rebuilt = std::process::Command::new(common::bin())
+        .args(["lab", "up", "--name", "e2e", "--subnet", "10.77.1.0/24"])
+        .output()
+        .expect("lab up");
+    assert_ok(&rebuilt, "lab up again");
+    let fresh = state_of(&lab);
+    for line in [
+        "install       pending",
+        "replica-role  pending",
+        "whitelist     pending",
+    ] {
+        assert!(fresh.contains(line), "{line:?} missing:\n{fresh}");
+    }
 }
 
 #[test]

@@ -160,10 +160,15 @@ impl Engine {
         ] {
             let state = self.state(id);
             // A check that could not answer (no password, a host briefly unreachable) says
-            // nothing about the step: only a definite answer changes what the journal says.
-            let Ok(done) = self.inspect(id).await else {
-                all_done &= state.is_complete();
-                continue;
+            // nothing about the step, unless an earlier step is not done: then it cannot
+            // be done either (no cluster, no role).
+            let done = match self.inspect(id).await {
+                Ok(done) => done,
+                Err(_) if !all_done => false,
+                Err(_) => {
+                    all_done &= state.is_complete();
+                    continue;
+                }
             };
             all_done &= done;
             let truth = match (done, state.is_complete()) {
