@@ -30,8 +30,9 @@ pub struct Cli {
     /// Where the journal and transcripts go (default: the user's state directory).
     #[arg(long, global = true, env = "PGREPL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// With no subcommand: open the wizard on the built-in lab (bringing it up if needed).
-    #[arg(long)]
+    /// Use the built-in lab's config (bringing the lab up if needed); with no subcommand,
+    /// open the wizard on it.
+    #[arg(long, global = true)]
     pub lab: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -46,13 +47,17 @@ pub enum Command {
         /// Do not ask before each step.
         #[arg(long)]
         yes: bool,
+        /// First step to run (hosts always runs first): install, replica-role, whitelist,
+        /// base-backup or verify.
         #[arg(long, value_parser = parse_step)]
         from: Option<StepId>,
+        /// Last step to run.
         #[arg(long, value_parser = parse_step)]
         to: Option<StepId>,
     },
     /// Check that the standby streams from the primary.
     Verify {
+        /// Print the result as JSON (also when replication is down).
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +65,7 @@ pub enum Command {
     Status,
     /// Undo steps, newest first.
     Rollback {
+        /// Do not ask before rolling back.
         #[arg(long)]
         yes: bool,
         /// Roll back this step and every later one (default: all).
@@ -85,8 +91,11 @@ pub enum Command {
 
 #[derive(Subcommand, Debug, Clone, Copy)]
 pub enum LabAction {
+    /// Build the two hosts (from scratch) and print the path of a ready config.
     Up,
+    /// Remove everything the lab made.
     Down,
+    /// Show whether both hosts are up and answer SSH.
     Status,
 }
 
@@ -134,22 +143,23 @@ pub fn password(cli: &Cli) -> Result<Option<Secret>> {
     }
 }
 
-/// Prints events as they come and appends them to the transcript.
+/// Prints events as they come and appends them to the transcript; `printed` counts them.
 fn printer(
     mut rx: mpsc::UnboundedReceiver<Event>,
     mut transcript: Transcript,
     json: bool,
+    printed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             transcript.write(&e);
-            if json {
-                continue;
+            if !json {
+                let mut out = std::io::stdout().lock();
+                for l in report::lines(&e) {
+                    let _ = writeln!(out, "{l}");
+                }
             }
-            let mut out = std::io::stdout().lock();
-            for l in report::lines(&e) {
-                let _ = writeln!(out, "{l}");
-            }
+            printed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     })
 }
@@ -167,6 +177,7 @@ fn ask(question: &str) -> bool {
 struct Session {
     engine: Engine,
     printer: tokio::task::JoinHandle<()>,
+    printed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Session {
@@ -174,9 +185,23 @@ impl Session {
         let (tx, rx) = mpsc::unbounded_channel();
         let dir = state_dir(cli);
         let id = crate::engine::setup_id(&setup.primary.label(), &setup.standby.label());
-        let printer = printer(rx, Transcript::open(&dir, &id), json);
+        let printed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let printer = printer(rx, Transcript::open(&dir, &id), json, printed.clone());
         let engine = Engine::new(setup, password, Events::new(tx), &dir, crate::steps::all())?;
-        Ok(Session { engine, printer })
+        Ok(Session {
+            engine,
+            printer,
+            printed,
+        })
+    }
+
+    /// Waits until everything the engine reported is on the screen, so a question comes
+    /// after the output it is about.
+    async fn settle(&self) {
+        let sent = self.engine.cx.events.sent();
+        while self.printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     async fn finish(self) {
@@ -210,7 +235,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     println!("{}", tr!("lab.ready", path = path.display()));
                     Ok(0)
                 }
-                LabAction::Down => lab::down(&opts).map(|_| 0),
+                LabAction::Down => {
+                    lab::down(&opts)?;
+                    println!("{}", tr!("lab.down", name = opts.name));
+                    Ok(0)
+                }
                 LabAction::Status => Ok(if lab::status(&opts)? { 0 } else { 3 }),
             }
         }
@@ -280,7 +309,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     .into_iter()
                     .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
                 {
-                    if !yes {
+                    // No question for a step the hosts show as done: it will be skipped.
+                    let ask_first = !yes && {
+                        s.engine.cx.events.mute(true);
+                        let done = s.engine.inspect(id).await.unwrap_or(false);
+                        s.engine.cx.events.mute(false);
+                        !done
+                    };
+                    if ask_first {
+                        s.settle().await;
                         let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                         println!("\n== {id}: {}\n   {}", d.what, d.why);
                         for (host, cmd) in s.engine.preview(id).unwrap_or_default() {
@@ -293,20 +330,37 @@ pub async fn run(cli: Cli) -> Result<i32> {
                             }
                         }
                         if !ask(&tr!("ask.run_step", step = id)) {
-                            println!("{}", tr!("report.stopped_before", step = id));
+                            println!(
+                                "{}",
+                                tr!(
+                                    "report.stopped_before",
+                                    step = id,
+                                    config = config_arg(&cli)
+                                )
+                            );
                             break 'run 1;
                         }
                     }
                     // Ctrl-C between two steps (or at the question) stops before the next.
                     if control.is_aborting() {
-                        eprintln!("{}", tr!("report.stopped_before", step = id));
+                        eprintln!(
+                            "{}",
+                            tr!(
+                                "report.stopped_before",
+                                step = id,
+                                config = config_arg(&cli)
+                            )
+                        );
                         break 'run 130;
                     }
                     let t = std::time::Instant::now();
                     match s.engine.run_step(id).await {
                         Ok(_) => times.push((id, t.elapsed())),
                         Err(_) => {
-                            eprintln!("{}", tr!("report.retry_with", step = id));
+                            eprintln!(
+                                "{}",
+                                tr!("report.retry_with", step = id, config = config_arg(&cli))
+                            );
                             break 'run 1;
                         }
                     }
@@ -339,14 +393,20 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Verify { json }) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let mut s = Session::open(&cli, setup, None, *json)?;
-            if s.engine.run_step(StepId::Hosts).await.is_err() {
-                s.finish().await;
-                return Ok(1);
-            }
-            s.engine.cx.step = StepId::Verify;
-            let report = crate::steps::verify_report(&s.engine.cx).await;
+            // Always a report, also when a host or a server cannot be reached: the reason
+            // goes into it, so scripts reading --json get JSON either way.
+            let report = match s.engine.run_step(StepId::Hosts).await {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    s.engine.cx.step = StepId::Verify;
+                    crate::steps::verify_report(&s.engine.cx).await
+                }
+            };
             s.finish().await;
-            let report = report.map_err(|e| eyre!("{e}"))?;
+            let report = report.unwrap_or_else(|e| crate::engine::VerifyReport {
+                error: Some(e.message),
+                ..Default::default()
+            });
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -420,7 +480,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// How the user named the setup, to repeat it in advice.
+fn config_arg(cli: &Cli) -> String {
+    match &cli.config {
+        Some(p) => format!("--config {}", crate::quote::sh(&p.to_string_lossy())),
+        None => "--lab".to_string(),
+    }
+}
+
 fn config_path(cli: &Cli) -> Result<PathBuf> {
+    if cli.lab && cli.config.is_none() {
+        return lab::ensure(&LabOptions::default());
+    }
     cli.config
         .clone()
         .ok_or_else(|| eyre!(tr!("error.need_config")))

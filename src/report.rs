@@ -67,21 +67,27 @@ pub fn lines(e: &Event) -> Vec<String> {
             }
             v
         }
-        Event::Verified(r) => vec![tr!(
-            "report.verified",
-            walsender = r.walsender,
-            walreceiver = r.walreceiver,
-            state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
-            recovery = r.standby_in_recovery,
-            canary = r
-                .canary_ms
-                .map(|m| format!("{m} ms"))
-                .unwrap_or_else(|| "-".into()),
-            lag = r
-                .lag_bytes
-                .map(|b| format!("{b} B"))
-                .unwrap_or_else(|| "-".into())
-        )],
+        Event::Verified(r) => {
+            let mut v = vec![tr!(
+                "report.verified",
+                walsender = r.walsender,
+                walreceiver = r.walreceiver,
+                state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
+                recovery = r.standby_in_recovery,
+                canary = r
+                    .canary_ms
+                    .map(|m| format!("{m} ms"))
+                    .unwrap_or_else(|| "-".into()),
+                lag = r
+                    .lag_bytes
+                    .map(|b| format!("{b} B"))
+                    .unwrap_or_else(|| "-".into())
+            )];
+            if let Some(e) = &r.error {
+                v.push(tr!("report.failed", step = "verify", error = e));
+            }
+            v
+        }
         Event::Paused => vec![tr!("report.paused")],
         Event::Resumed => vec![tr!("report.resumed")],
     }

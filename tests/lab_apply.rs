@@ -287,3 +287,32 @@ fn the_password_never_appears_on_a_remote_command_line() {
         );
     }
 }
+
+#[test]
+fn a_network_without_the_standby_is_refused_before_the_primary_changes() {
+    let _turn = common::serial();
+    let lab = Lab::up("e2e", "10.77.1");
+    let wrong = lab.state.path().join("wrong-cidr.toml");
+    let text_cfg = std::fs::read_to_string(lab.config()).expect("lab config");
+    std::fs::write(&wrong, text_cfg.replace("10.77.1.0/24", "10.88.0.0/24")).expect("write config");
+    let out = lab.apply(&wrong, &[]);
+    assert!(
+        !out.status.success(),
+        "apply should refuse:\n{}",
+        text(&out)
+    );
+    let t = text(&out);
+    assert!(t.contains("==> whitelist: failed"), "{t}");
+    assert!(
+        t.contains("allowed_cidr") && t.contains("10.77.1.0/24"),
+        "the hint names the fix:\n{t}"
+    );
+    assert_eq!(
+        lab.sh(
+            Host::Primary,
+            "grep -c pgrepl /etc/postgresql/15/main/pg_hba.conf || true"
+        ),
+        "0",
+        "pg_hba.conf was changed"
+    );
+}

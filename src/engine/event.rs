@@ -69,24 +69,57 @@ pub struct VerifyReport {
     pub canary_ms: Option<u64>,
     pub lag_bytes: Option<i64>,
     pub passed: bool,
+    /// Why the checks could not run, when they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// The sending half; a closed receiver is fine (nobody is watching).
+/// The sending half; a closed receiver is fine (nobody is watching). It counts what it sent,
+/// so a view can wait until it has shown everything (before asking a question, say).
 #[derive(Clone)]
-pub struct Events(Option<UnboundedSender<Event>>);
+pub struct Events {
+    tx: Option<UnboundedSender<Event>>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    muted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl Events {
     pub fn new(tx: UnboundedSender<Event>) -> Self {
-        Events(Some(tx))
+        Events {
+            tx: Some(tx),
+            sent: Default::default(),
+            muted: Default::default(),
+        }
     }
 
     pub fn none() -> Self {
-        Events(None)
+        Events {
+            tx: None,
+            sent: Default::default(),
+            muted: Default::default(),
+        }
     }
 
     pub fn send(&self, e: Event) {
-        if let Some(tx) = &self.0 {
-            let _ = tx.send(e);
+        use std::sync::atomic::Ordering;
+        if self.muted.load(Ordering::SeqCst) && !matches!(e, Event::State { .. }) {
+            return;
         }
+        if let Some(tx) = &self.tx {
+            if tx.send(e).is_ok() {
+                self.sent.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// How many events have been sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// While muted only state changes go out: for background re-checks whose commands
+    /// would read, in a pane, like work being done.
+    pub fn mute(&self, muted: bool) {
+        self.muted.store(muted, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -151,6 +151,12 @@ impl Engine {
     /// run must not show steps as done that are not, nor the other way round. Undo records
     /// stay, so rollback still knows what pgrepl changed.
     pub async fn refresh(&mut self) {
+        self.cx.events.mute(true);
+        self.refresh_states().await;
+        self.cx.events.mute(false);
+    }
+
+    async fn refresh_states(&mut self) {
         let mut all_done = true;
         for id in [
             StepId::Install,

@@ -185,7 +185,11 @@ impl Step for Hosts {
                         c.version,
                         c.name,
                         c.port,
-                        if c.running { "online" } else { "down" }
+                        if c.running {
+                            tr!("note.cluster_online")
+                        } else {
+                            tr!("note.cluster_down")
+                        }
                     )
                 })
                 .collect();
@@ -195,7 +199,11 @@ impl Step for Hosts {
                     "note.host_facts",
                     host = f.hostname,
                     os = format!("{os} {} ({})", f.os_version, f.os_id),
-                    systemd = if f.systemd { "systemd" } else { "no systemd" },
+                    systemd = if f.systemd {
+                        tr!("note.systemd")
+                    } else {
+                        tr!("note.no_systemd")
+                    },
                     installed = f
                         .installed
                         .iter()

@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use crate::engine::{
     Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, Undo, VerifyReport,
 };
-use crate::quote::sql_literal;
 use crate::tr;
 
 pub struct Verify;
@@ -21,6 +20,46 @@ const CANARY_WAIT: Duration = Duration::from_secs(30);
 // Before PostgreSQL 10 the titles were "wal sender process" and "wal receiver process".
 const WALSENDER: &str = "ps -eo args | grep -E '[w]al ?sender' || true";
 const WALRECEIVER: &str = "ps -eo args | grep -E '[w]al ?receiver' || true";
+
+/// The canary's statements, shared by the preview and the run so the preview is exact.
+mod canary {
+    use super::CANARY_TABLE;
+    use crate::quote::sql_literal;
+
+    pub fn exists() -> String {
+        format!(
+            "SELECT count(*) FROM pg_class WHERE relname = {};",
+            sql_literal(CANARY_TABLE)
+        )
+    }
+    pub fn create() -> String {
+        format!("CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());")
+    }
+    pub fn visible() -> String {
+        format!(
+            "SELECT to_regclass({}) IS NOT NULL;",
+            sql_literal(CANARY_TABLE)
+        )
+    }
+    pub fn insert(token: &str) -> String {
+        format!(
+            "INSERT INTO {CANARY_TABLE} (token) VALUES ({});",
+            sql_literal(token)
+        )
+    }
+    pub fn seen(token: &str) -> String {
+        format!(
+            "SELECT count(*) FROM {CANARY_TABLE} WHERE token = {};",
+            sql_literal(token)
+        )
+    }
+    pub fn delete(token: &str) -> String {
+        format!(
+            "DELETE FROM {CANARY_TABLE} WHERE token = {};",
+            sql_literal(token)
+        )
+    }
+}
 
 fn replication_sql(cx: &Cx) -> StepResult<String> {
     let l = cx.layout(Role::Primary)?;
@@ -61,34 +100,26 @@ impl Step for Verify {
     }
 
     fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let (p, s) = (cx.layout(Role::Primary)?, cx.layout(Role::Standby)?);
+        let (p, s) = (
+            cx.layout(Role::Primary)?.psql(),
+            cx.layout(Role::Standby)?.psql(),
+        );
+        let sql = |psql: &str, q: String| Cmd::sql(psql.to_string(), &q).display();
+        let token = "<random>";
         Ok(vec![
+            (Role::Primary, sql(&p, replication_sql(cx)?)),
             (Role::Primary, WALSENDER.to_string()),
             (Role::Standby, WALRECEIVER.to_string()),
             (
-                Role::Primary,
-                Cmd::sql(p.psql(), &replication_sql(cx)?).display(),
-            ),
-            (
                 Role::Standby,
-                Cmd::sql(s.psql(), "SELECT pg_is_in_recovery();").display(),
+                sql(&s, "SELECT pg_is_in_recovery();".to_string()),
             ),
-            (
-                Role::Primary,
-                Cmd::sql(
-                    p.psql(),
-                    &format!("INSERT INTO {CANARY_TABLE} (token) VALUES ('<random>');"),
-                )
-                .display(),
-            ),
-            (
-                Role::Standby,
-                Cmd::sql(
-                    s.psql(),
-                    &format!("SELECT count(*) FROM {CANARY_TABLE} WHERE token = '<random>';"),
-                )
-                .display(),
-            ),
+            (Role::Primary, sql(&p, canary::exists())),
+            (Role::Primary, sql(&p, canary::create())),
+            (Role::Standby, sql(&s, canary::visible())),
+            (Role::Primary, sql(&p, canary::insert(token))),
+            (Role::Standby, sql(&s, canary::seen(token))),
+            (Role::Primary, sql(&p, canary::delete(token))),
         ])
     }
 
@@ -143,32 +174,17 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
 
     if streaming && report.standby_in_recovery {
-        let exists = cx
-            .sql(
-                Role::Primary,
-                &format!(
-                    "SELECT count(*) FROM pg_class WHERE relname = {};",
-                    sql_literal(CANARY_TABLE)
-                ),
-            )
-            .await?;
+        let exists = cx.sql(Role::Primary, &canary::exists()).await?;
         if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
             cx.remember(Undo::DropTable {
                 name: CANARY_TABLE.to_string(),
             })?;
         }
-        cx.sql(
-            Role::Primary,
-            &format!("CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (token text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());"),
-        )
-        .await?;
+        cx.sql(Role::Primary, &canary::create()).await?;
         // Wait for the table itself to reach the standby, so the timing below measures one
         // row's trip and no query fails on a missing table.
         let standby_psql = cx.layout(Role::Standby)?.psql();
-        let visible = format!(
-            "SELECT to_regclass({}) IS NOT NULL;",
-            sql_literal(CANARY_TABLE)
-        );
+        let visible = canary::visible();
         poll(CANARY_WAIT, || async {
             let done = cx
                 .run(Role::Standby, Cmd::sql(standby_psql.clone(), &visible))
@@ -179,16 +195,9 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
         let token = hex::encode(raw);
-        let insert = format!(
-            "INSERT INTO {CANARY_TABLE} (token) VALUES ({});",
-            sql_literal(&token)
-        );
-        cx.sql(Role::Primary, &insert).await?;
+        cx.sql(Role::Primary, &canary::insert(&token)).await?;
         let started = Instant::now();
-        let probe = format!(
-            "SELECT count(*) FROM {CANARY_TABLE} WHERE token = {};",
-            sql_literal(&token)
-        );
+        let probe = canary::seen(&token);
         let seen = poll(CANARY_WAIT, || async {
             let done = cx
                 .run(Role::Standby, Cmd::sql(standby_psql.clone(), &probe))
@@ -199,14 +208,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         if seen {
             report.canary_ms = Some(started.elapsed().as_millis() as u64);
         }
-        cx.sql(
-            Role::Primary,
-            &format!(
-                "DELETE FROM {CANARY_TABLE} WHERE token = {};",
-                sql_literal(&token)
-            ),
-        )
-        .await?;
+        cx.sql(Role::Primary, &canary::delete(&token)).await?;
     }
     report.passed = streaming
         && report.walsender

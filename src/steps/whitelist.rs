@@ -112,6 +112,27 @@ async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> St
     Ok(!pending && live_ok)
 }
 
+/// Whitelisting a network that holds none of the standby's addresses would restart the
+/// primary for nothing and lock the standby out. (Hosts whose addresses are unknown pass.)
+fn refuse_a_network_without_the_standby(cx: &Cx) -> StepResult<()> {
+    let standby = cx.facts(Role::Standby)?;
+    let nets: Vec<ipnet::IpNet> = standby
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let cidr = cx.setup.allowed_cidr;
+    if nets.is_empty() || nets.iter().any(|n| cidr.contains(&n.addr())) {
+        return Ok(());
+    }
+    Err(StepError::new(tr!(
+        "error.cidr_misses_standby",
+        cidr = cidr,
+        addresses = standby.addresses.join(", ")
+    ))
+    .hint(tr!("hint.cidr_misses_standby", network = nets[0].trunc())))
+}
+
 #[async_trait]
 impl Step for Whitelist {
     fn id(&self) -> StepId {
@@ -174,6 +195,7 @@ impl Step for Whitelist {
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        refuse_a_network_without_the_standby(cx)?;
         let l = cx.layout(Role::Primary)?.clone();
         let was_running = cx.run(Role::Primary, Cmd::new(l.is_running())).await?.ok();
         cx.remember(Undo::Service {

@@ -302,6 +302,7 @@ fn verification_card() {
             canary_ms: Some(18),
             lag_bytes: Some(0),
             passed: true,
+            error: None,
         }),
     );
     state(&mut app, StepId::Verify, StepState::Done);
