@@ -431,6 +431,9 @@ impl Form {
                 crate::config::password_problem(self.value(Field::Password))
             {
                 errors.push((Field::Password, problem));
+            } else if self.value(Field::Password2).is_empty() {
+                // Not a mismatch while the second entry has not been started.
+                errors.push((Field::Password2, tr!("tui.form.required")));
             } else if self.value(Field::Password) != self.value(Field::Password2) {
                 errors.push((Field::Password2, tr!("tui.form.password_mismatch")));
             }
@@ -550,11 +553,18 @@ mod tests {
         );
         f.set(Field::Password, "");
         typed(&mut f, "pw");
+        // Not "they differ" before the second entry has begun.
+        assert_eq!(
+            f.error(Field::Password2),
+            Some(tr!("tui.form.required").as_str())
+        );
+        f.focus = Field::Password2;
+        typed(&mut f, "px");
         assert_eq!(
             f.error(Field::Password2),
             Some(tr!("tui.form.password_mismatch").as_str())
         );
-        f.focus = Field::Password2;
+        f.set(Field::Password2, "");
         typed(&mut f, "pw");
         assert!(f.is_valid());
         f.focus = Field::Continue;

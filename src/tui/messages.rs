@@ -1,7 +1,7 @@
 //! What the engine reports, folded into the app state: live events (states, lines,
 //! progress, notes) and the replies that end each command.
 
-use super::app::{App, Effect, Level, Modal};
+use super::app::{App, Confirm, Effect, Level, Modal};
 use super::engine_task::Reply;
 use super::form::cidr_offers;
 use super::pane::Kind;
@@ -125,6 +125,16 @@ impl App {
             }
             Reply::Ran { step, outcome } => {
                 self.busy = None;
+                // "Abort the running command?" has nothing left to abort.
+                if matches!(
+                    self.modal,
+                    Some(Modal::Confirm {
+                        kind: Confirm::Abort,
+                        ..
+                    })
+                ) {
+                    self.modal = None;
+                }
                 if self.paused {
                     self.paused = false;
                     self.effects.push(Effect::SetPaused(false));
