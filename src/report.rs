@@ -93,16 +93,23 @@ pub fn lines(e: &Event) -> Vec<String> {
     }
 }
 
+const MAX_TRANSCRIPT: u64 = 8 * 1024 * 1024;
+
 /// Appends every event to `transcript-<id>.log` in the state directory.
 pub struct Transcript(Option<std::fs::File>);
 
 impl Transcript {
     pub fn open(dir: &Path, id: &str) -> Transcript {
         let _ = std::fs::create_dir_all(dir);
+        let path = dir.join(format!("transcript-{id}.log"));
+        // One earlier generation is kept; the transcript does not grow without bound.
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_TRANSCRIPT) {
+            let _ = std::fs::rename(&path, path.with_extension("log.1"));
+        }
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join(format!("transcript-{id}.log")))
+            .open(path)
             .ok();
         Transcript(f)
     }
@@ -113,5 +120,21 @@ impl Transcript {
                 let _ = writeln!(f, "{l}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_transcript_is_rotated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("transcript-x.log");
+        std::fs::write(&path, vec![b'a'; MAX_TRANSCRIPT as usize + 1]).unwrap();
+        let mut t = Transcript::open(dir.path(), "x");
+        t.write(&Event::Paused);
+        assert!(std::fs::metadata(&path).unwrap().len() < 1024);
+        assert!(dir.path().join("transcript-x.log.1").exists());
     }
 }
