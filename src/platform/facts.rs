@@ -129,6 +129,20 @@ impl HostFacts {
             .find(|c| c.version == version && (c.name == name || c.name == "data"))
     }
 
+    /// The host's global addresses with their networks (`10.77.0.11/24`).
+    pub fn networks(&self) -> Vec<ipnet::IpNet> {
+        self.addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+
+    /// Whether `cidr` holds one of the host's addresses; None when they are unknown.
+    pub fn is_in(&self, cidr: &ipnet::IpNet) -> Option<bool> {
+        let nets = self.networks();
+        (!nets.is_empty()).then(|| nets.iter().any(|n| cidr.contains(&n.addr())))
+    }
+
     pub fn has_version(&self, version: PgVersion) -> bool {
         self.installed.contains(&version)
     }
@@ -170,6 +184,12 @@ mod tests {
         assert_eq!(f.clusters[0].data_dir, "/var/lib/postgresql/15/main");
         assert!(f.cluster(PgVersion::new(15), "main").is_some());
         assert_eq!(f.addresses, vec!["10.77.0.10/24"]);
+        assert_eq!(f.is_in(&"10.77.0.0/24".parse().unwrap()), Some(true));
+        assert_eq!(f.is_in(&"10.88.0.0/24".parse().unwrap()), Some(false));
+        assert_eq!(
+            HostFacts::parse("").is_in(&"10.0.0.0/8".parse().unwrap()),
+            None
+        );
         assert!(!f.systemd);
     }
 

@@ -219,12 +219,7 @@ impl Step for Hosts {
             );
         }
         // The whitelist must cover the standby's address as the primary will see it.
-        let covered = facts[1]
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse::<ipnet::IpNet>().ok())
-            .any(|a| cx.setup.allowed_cidr.contains(&a.addr()));
-        if !covered && !facts[1].addresses.is_empty() {
+        if facts[1].is_in(&cx.setup.allowed_cidr) == Some(false) {
             cx.note(
                 Some(Role::Standby),
                 tr!(

@@ -44,16 +44,8 @@ pub fn primary_address(cx: &Cx) -> StepResult<String> {
     }
     let primary = cx.facts(Role::Primary)?;
     let standby = cx.facts(Role::Standby)?;
-    let nets: Vec<ipnet::IpNet> = standby
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let addrs: Vec<ipnet::IpNet> = primary
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let nets = standby.networks();
+    let addrs = primary.networks();
     addrs
         .iter()
         .find(|a| nets.iter().any(|n| n.contains(&a.addr())))

@@ -116,21 +116,21 @@ async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> St
 /// primary for nothing and lock the standby out. (Hosts whose addresses are unknown pass.)
 fn refuse_a_network_without_the_standby(cx: &Cx) -> StepResult<()> {
     let standby = cx.facts(Role::Standby)?;
-    let nets: Vec<ipnet::IpNet> = standby
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
     let cidr = cx.setup.allowed_cidr;
-    if nets.is_empty() || nets.iter().any(|n| cidr.contains(&n.addr())) {
+    if standby.is_in(&cidr) != Some(false) {
         return Ok(());
     }
+    let network = standby
+        .networks()
+        .first()
+        .map(|n| n.trunc().to_string())
+        .unwrap_or_default();
     Err(StepError::new(tr!(
         "error.cidr_misses_standby",
         cidr = cidr,
         addresses = standby.addresses.join(", ")
     ))
-    .hint(tr!("hint.cidr_misses_standby", network = nets[0].trunc())))
+    .hint(tr!("hint.cidr_misses_standby", network = network)))
 }
 
 #[async_trait]
