@@ -8,7 +8,7 @@ use color_eyre::eyre::{bail, eyre, Result};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, Setup};
-use crate::engine::{Engine, Event, Events, StepError, StepId, StepState};
+use crate::engine::{Engine, Event, Events, StepId};
 use crate::lab::{self, LabOptions};
 use crate::report::{self, Transcript};
 use crate::secret::Secret;
@@ -211,11 +211,6 @@ impl Session {
     }
 }
 
-fn failure(step: StepId, e: &StepError) -> color_eyre::Report {
-    let _ = e;
-    eyre!(tr!("error.step_failed_exit", step = step))
-}
-
 pub async fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Some(Command::Lab {
@@ -246,10 +241,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Plan) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let mut s = Session::open(&cli, setup, None, false)?;
-            s.engine
-                .run_step(StepId::Hosts)
-                .await
-                .map_err(|e| failure(StepId::Hosts, &e))?;
+            // As for the other commands: the printer shows the failure and its hint.
+            if s.engine.run_step(StepId::Hosts).await.is_err() {
+                s.finish().await;
+                return Ok(1);
+            }
             for id in StepId::ALL.into_iter().skip(1) {
                 let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                 println!("\n== {id}: {}\n   {}", d.what, d.why);
@@ -300,8 +296,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let started = std::time::Instant::now();
             let code = 'run: {
                 let t = std::time::Instant::now();
-                if let Err(e) = s.engine.run_step(StepId::Hosts).await {
-                    let _ = e;
+                if s.engine.run_step(StepId::Hosts).await.is_err() {
                     break 'run 1;
                 }
                 times.push((StepId::Hosts, t.elapsed()));
@@ -495,12 +490,4 @@ fn config_path(cli: &Cli) -> Result<PathBuf> {
     cli.config
         .clone()
         .ok_or_else(|| eyre!(tr!("error.need_config")))
-}
-
-#[allow(dead_code)]
-fn journal_states(engine: &Engine) -> Vec<(StepId, StepState)> {
-    StepId::ALL
-        .iter()
-        .map(|id| (*id, engine.state(*id)))
-        .collect()
 }

@@ -24,10 +24,6 @@ impl Control {
         }
     }
 
-    pub fn pause_file(&self) -> Option<&std::path::Path> {
-        self.pause_file.as_deref()
-    }
-
     fn held(&self) -> bool {
         !self.is_aborting()
             && (self.is_paused() || self.pause_file.as_ref().is_some_and(|f| f.exists()))
@@ -39,16 +35,6 @@ impl Control {
     pub fn resume(&self) {
         self.paused.store(false, Ordering::SeqCst);
         self.resume.notify_waiters();
-    }
-
-    pub fn toggle_pause(&self) -> bool {
-        if self.is_paused() {
-            self.resume();
-            false
-        } else {
-            self.pause();
-            true
-        }
     }
 
     pub fn is_paused(&self) -> bool {

@@ -142,10 +142,6 @@ impl HostFacts {
         let nets = self.networks();
         (!nets.is_empty()).then(|| nets.iter().any(|n| cidr.contains(&n.addr())))
     }
-
-    pub fn has_version(&self, version: PgVersion) -> bool {
-        self.installed.contains(&version)
-    }
 }
 
 /// One line of `pg_lsclusters -h`: `15 main 5432 online postgres /var/lib/... /var/log/...`.
