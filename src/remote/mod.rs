@@ -279,29 +279,23 @@ where
     }
     drop(tx);
     let mut done = Finished::default();
-    let mut wait = std::pin::pin!(wait);
-    let mut status = None;
-    loop {
-        tokio::select! {
-            line = rx.recv() => match line {
-                Some((stream, text)) => {
-                    let keep = match stream { Stream::Stdout => &mut done.stdout, Stream::Stderr => &mut done.stderr };
-                    keep.push_str(&text);
-                    keep.push('\n');
-                    sink.line(stream, &text);
-                }
-                None => break,
-            },
-            s = &mut wait, if status.is_none() => status = Some(s?),
-        }
+    while let Some((stream, text)) = rx.recv().await {
+        let keep = match stream {
+            Stream::Stdout => &mut done.stdout,
+            Stream::Stderr => &mut done.stderr,
+        };
+        keep.push_str(&text);
+        keep.push('\n');
+        sink.line(stream, &text);
     }
     for r in readers {
-        let _ = r.await;
+        if let Ok(Err(e)) = r.await {
+            return Err(RemoteError::Io(e.to_string()));
+        }
     }
-    done.status = match status {
-        Some(s) => s,
-        None => wait.await?,
-    };
+    // The exit status only after both streams reached their end: with a multiplexed SSH
+    // connection, a finished wait drops the session, and output still in flight was lost.
+    done.status = wait.await?;
     Ok(done)
 }
 

@@ -36,7 +36,19 @@ fn parse_read(stdout: &str) -> Result<Option<String>, String> {
     match lines.next() {
         Some(ABSENT) => Ok(None),
         Some(_) => {
-            let encoded: String = lines.take_while(|l| *l != END).collect();
+            // Without the end marker the output was cut short: a shorter file is not the file.
+            let mut encoded = String::new();
+            let mut ended = false;
+            for l in lines {
+                if l == END {
+                    ended = true;
+                    break;
+                }
+                encoded.push_str(l);
+            }
+            if !ended {
+                return Err("the output was cut short".to_string());
+            }
             let bytes =
                 base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim())
                     .map_err(|e| e.to_string())?;
@@ -134,6 +146,11 @@ mod tests {
         );
         assert_eq!(parse_read(&format!("motd\n{ABSENT}\n")).unwrap(), None);
         assert!(parse_read("motd only\n").is_err());
+        let cut = format!("{PRESENT}\naG9zdCBhbGwgYWxsIDAuMC4wLjAvMCBtZDUNCg==\n");
+        assert!(
+            parse_read(&cut).is_err(),
+            "output without the end marker is refused"
+        );
         let not_utf8 = format!("{PRESENT}\n/w==\n{END}\n");
         assert!(parse_read(&not_utf8).is_err());
     }
