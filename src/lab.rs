@@ -46,11 +46,19 @@ fn run(action: &str, opts: &LabOptions, quiet: bool) -> Result<i32> {
     if !cfg!(target_os = "linux") {
         bail!(tr!("lab.linux_only"));
     }
-    let mut file = tempfile_for_script()?;
-    file.1.write_all(SCRIPT.as_bytes())?;
-    drop(file.1);
+    // A private file (0600, a random name, created exclusively), never a predictable
+    // /tmp name another account could plant first; removed when `script` drops.
+    let mut script = tempfile::Builder::new()
+        .prefix("pgrepl-lab-")
+        .suffix(".sh")
+        .tempfile()?;
+    script.write_all(SCRIPT.as_bytes())?;
+    script.flush()?;
     let mut cmd = Command::new("bash");
-    cmd.arg(&file.0).arg(action).arg("--name").arg(&opts.name);
+    cmd.arg(script.path())
+        .arg(action)
+        .arg("--name")
+        .arg(&opts.name);
     if let Some(s) = &opts.subnet {
         cmd.arg("--subnet").arg(s);
     }
@@ -61,14 +69,7 @@ fn run(action: &str, opts: &LabOptions, quiet: bool) -> Result<i32> {
         cmd.stdout(Stdio::null());
     }
     let status = cmd.status().map_err(|e| eyre!("bash: {e}"))?;
-    let _ = std::fs::remove_file(&file.0);
     Ok(status.code().unwrap_or(1))
-}
-
-fn tempfile_for_script() -> Result<(PathBuf, std::fs::File)> {
-    let path = std::env::temp_dir().join(format!("pgrepl-lab-{}.sh", std::process::id()));
-    let f = std::fs::File::create(&path)?;
-    Ok((path, f))
 }
 
 fn require_root() -> Result<()> {

@@ -1,5 +1,14 @@
 use clap::Parser;
 
+/// Stops the SSH masters on every way out, a panic's unwinding included.
+struct SshShutdown;
+
+impl Drop for SshShutdown {
+    fn drop(&mut self) {
+        pgrepl::remote::shutdown();
+    }
+}
+
 #[tokio::main]
 async fn main() {
     // `pgrepl plan | head` must end quietly, not panic on a closed pipe.
@@ -10,7 +19,9 @@ async fn main() {
     }
     // color-eyre's hooks stay for bugs (panics); expected errors below are one plain line.
     let _ = color_eyre::install();
+    pgrepl::text::set_language(pgrepl::text::language_from_env());
     let cli = pgrepl::cli::Cli::parse();
+    let ssh = SshShutdown;
     let code = match pgrepl::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -18,5 +29,7 @@ async fn main() {
             2
         }
     };
+    // process::exit runs no destructors.
+    drop(ssh);
     std::process::exit(code);
 }

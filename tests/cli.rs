@@ -4,6 +4,8 @@ use std::process::{Command, Stdio};
 
 fn pgrepl(args: &[&str], state: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pgrepl"))
+        // These tests read English messages, whatever the machine's locale.
+        .env("PGREPL_LANG", "en")
         .args(args)
         .env("PGREPL_STATE_DIR", state)
         .env("PGREPL_REPLICA_PASSWORD", "x")
@@ -59,6 +61,8 @@ fn unknown_steps_and_missing_passwords_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown step 'nope'"));
 
     let out = Command::new(env!("CARGO_BIN_EXE_pgrepl"))
+        // These tests read English messages, whatever the machine's locale.
+        .env("PGREPL_LANG", "en")
         .args(["apply", "--config", cfg.to_str().unwrap(), "--yes"])
         .env("PGREPL_STATE_DIR", dir.path())
         .env_remove("PGREPL_REPLICA_PASSWORD")

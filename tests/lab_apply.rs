@@ -4,32 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_ok, text, Host, Lab, PASSWORD};
-
-fn assert_streams(lab: &Lab) {
-    assert_eq!(
-        lab.psql(Host::Primary, "SELECT state FROM pg_stat_replication;"),
-        "streaming",
-        "pg_stat_replication on the primary"
-    );
-    assert_eq!(lab.psql(Host::Standby, "SELECT pg_is_in_recovery();"), "t");
-    static ROUND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let round = ROUND.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let token = format!("row-{}-{round}", std::process::id());
-    lab.psql(
-        Host::Primary,
-        &format!("CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('{token}');"),
-    );
-    assert!(
-        lab.wait_for(
-            Host::Standby,
-            &format!("SELECT count(*) FROM e2e WHERE v = '{token}';"),
-            "1",
-            Duration::from_secs(20)
-        ),
-        "the row written on the primary never reached the standby"
-    );
-}
+use common::{assert_ok, assert_streams, text, Host, Lab, PASSWORD};
 
 #[test]
 fn apply_sets_up_streaming_and_a_second_apply_changes_nothing() {
@@ -226,7 +201,7 @@ fn status_shows_the_hosts_true_state_not_the_journals() {
     assert!(after.contains("replica-role  pending"), "{after}");
     assert!(after.contains("whitelist     done"), "{after}");
     // The hosts rebuilt from scratch: nothing is done, whatever the journal remembers.
-    let rebuilt = std::process::Command::new(common::bin())
+    let rebuilt = common::command()
         .args(["lab", "up", "--name", "e2e", "--subnet", "10.77.1.0/24"])
         .output()
         .expect("lab up");

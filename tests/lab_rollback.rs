@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{assert_ok, text, Host, Lab, PASSWORD};
@@ -81,7 +81,7 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 /// Starts `pgrepl apply` in the background.
 fn spawn_apply(lab: &Lab, extra: &[&str]) -> std::process::Child {
     let c = lab.config().to_string_lossy().to_string();
-    Command::new(common::bin())
+    common::command()
         .args(["apply", "--config", &c, "--yes"])
         .args(extra)
         .env("PGREPL_STATE_DIR", lab.state.path())

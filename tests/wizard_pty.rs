@@ -30,6 +30,7 @@ struct Lab;
 impl Lab {
     fn up() -> (Lab, PathBuf) {
         let out = Command::new(BIN)
+            .env("PGREPL_LANG", "en")
             .args(["lab", "up", "--name", LAB, "--subnet", SUBNET])
             .output()
             .expect("runs pgrepl lab up");

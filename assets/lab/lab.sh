@@ -135,6 +135,13 @@ derive_names() {
     [[ $DIR != / && $DIR != /var && $DIR != /var/lib && $DIR != /usr && $DIR != "$BASE_DIR" ]] ||
         die "--dir '$DIR' is not a sensible lab directory"
     for role in "${ROLES[@]}"; do HOSTDIR[$role]="$DIR/$role"; done
+    # Upper and work directories of every overlay the lab mounts.  overlayfs
+    # refuses an upper directory on overlayfs (a container's root) and on some
+    # other filesystems: prepare_cow puts a tmpfs here when DIR is such a place.
+    COW="$DIR/cow"
+    declare -gA HOSTCOW
+    for role in "${ROLES[@]}"; do HOSTCOW[$role]="$COW/$role"; done
+    BARE_COW="$COW/bare"
     BARE_DIR="$DIR/bare"
     REPO_DIR="$DIR/repo"
     LOCK_FILE="/run/lock/pgrepl-lab-$NAME.lock"
@@ -164,7 +171,50 @@ derive_addresses() {
 # ------------------------------------------------------------ prerequisites --
 
 require_root() {
-    ((EUID == 0)) || die "must run as root (it creates network namespaces and mounts)"
+    ((EUID == 0)) || die "the lab needs root (it creates network namespaces and mounts): run it as root, e.g. with sudo, or point pgrepl at real hosts with --config"
+}
+
+# Whether this machine can host a lab at all, asked before anything changes:
+# one sentence saying why not and what to do.
+preflight() {
+    local tool
+    for tool in unshare nsenter mount flock; do
+        command -v "$tool" >/dev/null ||
+            die "'$tool' is missing: install util-linux (apt-get install util-linux), then run lab up again"
+    done
+    local err
+    err=$(unshare --net --mount --propagation private true 2>&1) ||
+        die "this machine cannot create network and mount namespaces ($err): run the lab on a VM, or in a container started with --privileged (CAP_SYS_ADMIN, CAP_NET_ADMIN), or point pgrepl at real hosts with --config"
+    local probe rc=0
+    probe=$(mktemp -d)
+    # shellcheck disable=SC2016  # $1 is the inner sh's, on purpose
+    err=$(unshare --mount --propagation private sh -c \
+        'mount -t tmpfs none "$1" && mkdir "$1/l" "$1/u" "$1/w" "$1/m" && mount -t overlay overlay -o "lowerdir=$1/l,upperdir=$1/u,workdir=$1/w" "$1/m"' \
+        sh "$probe" 2>&1) || rc=1
+    rmdir "$probe"
+    ((rc == 0)) ||
+        die "this kernel cannot mount overlayfs ($err): load it (modprobe overlay) or run the lab on a machine whose kernel has it"
+}
+
+# Whether an overlay can keep its upper directory in $1.
+overlay_upper_works() {
+    local p="$1/.probe" rc=0
+    mkdir -p "$p"/{lower,upper,work,merged}
+    unshare --mount --propagation private mount -t overlay overlay \
+        -o "lowerdir=$p/lower,upperdir=$p/upper,workdir=$p/work" "$p/merged" 2>/dev/null || rc=1
+    rm -rf "$p"
+    return "$rc"
+}
+
+# COW on DIR's own filesystem when overlayfs accepts it there (a VM's disk),
+# else on a tmpfs of its own (inside a container).  `down` unmounts it.
+prepare_cow() {
+    mkdir -p "$COW"
+    overlay_upper_works "$COW" && return 0
+    mount -t tmpfs -o mode=0755 "pgrepl-lab-$NAME" "$COW" ||
+        die "cannot mount a tmpfs at $COW for the lab's copy-on-write layers"
+    info "copy-on-write layers on a tmpfs ($COW): $(stat -f -c %T "$DIR") cannot hold them"
+    overlay_upper_works "$COW" || die "overlayfs refuses a tmpfs upper directory at $COW"
 }
 
 # Installs only what is missing, so a prepared machine never touches apt.
@@ -311,12 +361,14 @@ teardown() {
     done
     if link_exists "$BRIDGE"; then ip link del "$BRIDGE" || true; fi
 
-    # The hosts mount in private mount namespaces that die with them, so this
-    # normally finds nothing; it guards against a stray mount done by hand.
+    # The hosts mount in private mount namespaces that die with them; below
+    # DIR there is the copy-on-write tmpfs (see prepare_cow) and perhaps a
+    # stray mount done by hand.  DIR itself may be a mount point of the
+    # user's (a disk of its own): that one stays.
     local mnt
     while read -r mnt; do
         umount -l "$mnt" 2>/dev/null || true
-    done < <(awk -v d="$DIR" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+    done < <(awk -v d="$DIR" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
 
     remove_dir
 }
@@ -326,9 +378,13 @@ teardown() {
 remove_dir() {
     [[ -e $DIR ]] || return 0
     if [[ -e $DIR/lab.env ]] || ! find "$DIR" -mindepth 1 -maxdepth 1 \
-        ! -name primary ! -name standby ! -name 'id_ed25519*' ! -name known_hosts \
+        ! -name primary ! -name standby ! -name cow ! -name 'id_ed25519*' ! -name known_hosts \
         ! -name ssh_config ! -name 'pgrepl*.toml' | grep -q .; then
-        rm -rf -- "$DIR"
+        if mountpoint -q "$DIR"; then
+            find "$DIR" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+        else
+            rm -rf -- "$DIR"
+        fi
     else
         warn "not removing $DIR: it does not look like a pgrepl lab directory"
     fi
@@ -426,8 +482,9 @@ EOF
 write_host_files() {
     local role=$1 hd home
     hd=${HOSTDIR[$role]}
-    mkdir -p "$hd"/{etc-upper,etc-work,etc-postgresql,lib-postgresql,log/postgresql,root/.ssh,home/labadmin/.ssh}
-    if ((BARE)); then mkdir -p "$hd"/{usr,var}-{upper,work,root}; fi
+    local hc=${HOSTCOW[$role]}
+    mkdir -p "$hd"/{etc-postgresql,lib-postgresql,log/postgresql,root/.ssh,home/labadmin/.ssh} "$hc"/etc-{upper,work}
+    if ((BARE)); then mkdir -p "$hc"/{usr,var}-{upper,work,root}; fi
     # Empty, PostgreSQL-owned, like a fresh install before any cluster exists.
     chown postgres:postgres "$hd/etc-postgresql" "$hd/lib-postgresql"
     chmod 0755 "$hd/etc-postgresql" "$hd/lib-postgresql"
@@ -471,13 +528,14 @@ EOF
 # PID 1 of lab host ${HOSTNAME_OF[$role]} (lab '$NAME').  Written by lab.sh.
 set -eu
 HD='$hd'
+C='$hc'
 
 echo '${HOSTNAME_OF[$role]}' >/proc/sys/kernel/hostname
 
 # /etc: copy-on-write over the real one, so useradd and pg_createcluster can
 # write without touching the machine (bind-mounting single files breaks
 # useradd's rename with EBUSY).
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$HD/etc-upper,workdir=\$HD/etc-work" /etc
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$C/etc-upper,workdir=\$C/etc-work" /etc
 echo '${HOSTNAME_OF[$role]}' >/etc/hostname
 cat >/etc/hosts <<'HOSTS'
 127.0.0.1	localhost
@@ -568,7 +626,7 @@ bare_init_sh() {
 # dpkg state is its own; lab.sh purged the PostgreSQL server from them.  apt
 # knows one source only, the lab's repository on the bridge (there is no
 # route anywhere else either).
-U="\$HD"
+U="\$C"
 LAB='$DIR'
 EOF
     bare_tree_sh
@@ -589,12 +647,12 @@ bare_purge() {
         awk '$1 ~ /^.i/ && $2 ~ /^postgresql-[0-9]+(\.[0-9]+)?$/ { print $2 }')
     ((${#SERVER_PKGS[@]})) || die "--bare: no postgresql-NN server package installed on this machine"
     info "bare hosts: purging ${SERVER_PKGS[*]} from their copy-on-write /usr and /var"
-    for t in etc usr var; do mkdir -p "$BARE_DIR/$t"-{upper,work}; done
-    mkdir -p "$BARE_DIR"/{usr,var}-root "$BARE_DIR/no-sources" "$BARE_DIR/usr-upper/sbin"
+    for t in etc usr var; do mkdir -p "$BARE_COW/$t"-{upper,work}; done
+    mkdir -p "$BARE_COW"/{usr,var}-root "$BARE_DIR/no-sources" "$BARE_COW/usr-upper/sbin"
     # No service starts by itself on a host, as on this machine; keep it so
     # even where the machine has no such policy.
-    printf '#!/bin/sh\nexit 101\n' >"$BARE_DIR/usr-upper/sbin/policy-rc.d"
-    chmod 0755 "$BARE_DIR/usr-upper/sbin/policy-rc.d"
+    printf '#!/bin/sh\nexit 101\n' >"$BARE_COW/usr-upper/sbin/policy-rc.d"
+    chmod 0755 "$BARE_COW/usr-upper/sbin/policy-rc.d"
     {
         cat <<EOF
 #!/bin/sh
@@ -602,7 +660,7 @@ bare_purge() {
 # /var; the changes land in \$U/*-upper.  Runs in its own mount, PID and
 # (empty) network namespaces, the machine's clusters masked.  By lab.sh.
 set -eu
-U='$BARE_DIR'
+U='$BARE_COW'
 LAB='$DIR'
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$U/etc-upper,workdir=\$U/etc-work" /etc
 EOF
@@ -620,7 +678,7 @@ cd /
 # No sources: a removal needs no package lists, and reading this machine's
 # costs apt a second.
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o Dir::Etc::SourceList=/dev/null \\
-    -o Dir::Etc::SourceParts="\$U/no-sources" ${SERVER_PKGS[*]}
+    -o Dir::Etc::SourceParts='$BARE_DIR/no-sources' ${SERVER_PKGS[*]}
 EOF
     } >"$BARE_DIR/prep.sh"
     unshare --mount --uts --ipc --pid --net --fork --kill-child --mount-proc \
@@ -629,7 +687,7 @@ EOF
         tail -n 20 "$BARE_DIR/prep.log" >&2
         die "--bare: purging ${SERVER_PKGS[*]} failed; see $BARE_DIR/prep.log"
     }
-    [[ -s $BARE_DIR/var-upper/lib/dpkg/status ]] || die "--bare: the purge left no dpkg status"
+    [[ -s $BARE_COW/var-upper/lib/dpkg/status ]] || die "--bare: the purge left no dpkg status"
 }
 
 # Prints "FILE SIZE SPEC" for each .deb that installing SERVER_PKGS on a bare
@@ -641,7 +699,7 @@ bare_closure() {
     arch=$(dpkg --print-architecture)
     mkdir -p "$BARE_DIR/archives/partial"
     apt-get --print-uris -qq -o Debug::NoLocking=1 \
-        -o Dir::State::status="$BARE_DIR/var-upper/lib/dpkg/status" \
+        -o Dir::State::status="$BARE_COW/var-upper/lib/dpkg/status" \
         -o Dir::Cache::Archives="$BARE_DIR/archives/" \
         install "${SERVER_PKGS[@]}" >"$BARE_DIR/closure" 2>"$BARE_DIR/closure.err" || return 1
     while read -r uri file size _; do
@@ -737,7 +795,7 @@ bare_prepare() {
     bare_repo
     local role t
     for role in "${ROLES[@]}"; do
-        for t in etc usr var; do cp -a "$BARE_DIR/$t-upper/." "${HOSTDIR[$role]}/$t-upper/"; done
+        for t in etc usr var; do cp -a "$BARE_COW/$t-upper/." "${HOSTCOW[$role]}/$t-upper/"; done
     done
 }
 
@@ -772,7 +830,7 @@ setup_network() {
     for role in "${ROLES[@]}"; do
         ns=${NETNS[$role]}
         ip netns add "$ns"
-        ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
+        nsenter --net="/run/netns/$ns" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' 2>/dev/null || true
         # Created straight inside the namespace as eth0; no default route, so
         # the host can reach the lab subnet and nothing else.
         ip link add "${VETH[$role]}" type veth peer name eth0 netns "$ns"
@@ -791,9 +849,10 @@ start_host() {
     # to a log: a caller reading our stdout through a pipe must see EOF when we
     # exit, not when the lab goes down.  $! stays the pid of `unshare`: a
     # background job of a non-interactive shell is no process-group leader,
-    # so setsid does not fork, and setsid, `ip netns exec` and unshare all
-    # exec in place.
-    setsid ip netns exec "${NETNS[$role]}" \
+    # so setsid does not fork, and setsid, nsenter and unshare all exec in
+    # place.  nsenter, not `ip netns exec`: the latter remounts / as a slave,
+    # which fails where / is no mount point (a chroot into a plain directory).
+    setsid nsenter --net="/run/netns/${NETNS[$role]}" \
         unshare --mount --uts --ipc --pid --fork --kill-child --mount-proc \
         --propagation private /bin/sh "$hd/init.sh" \
         </dev/null >>"$hd/init.log" 2>&1 {LOCK_FD}>&- &
@@ -833,6 +892,7 @@ wait_for_sshd() {
 
 cmd_up() {
     require_root
+    preflight
     ensure_packages
     take_lock
     derive_addresses
@@ -847,6 +907,7 @@ cmd_up() {
 
     mkdir -p "$DIR"
     chmod 0755 "$DIR"
+    prepare_cow
     local role
     for role in "${ROLES[@]}"; do mkdir -p "${HOSTDIR[$role]}"; done
     {

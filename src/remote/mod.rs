@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 pub use local::Local;
-pub use ssh::{SshOptions, SshRemote};
+pub use ssh::{shutdown, SshOptions, SshRemote};
 
 use crate::quote::sh;
 use crate::secret::Secret;

@@ -1,11 +1,14 @@
 //! The SSH transport: the system OpenSSH client, one multiplexed master connection per
 //! host, so `~/.ssh/config`, agents and jump hosts work as they do for the user.
 
-use std::path::PathBuf;
+use std::num::NonZeroUsize;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::{collect, Finished, LineSink, Remote, RemoteError};
 
@@ -24,8 +27,13 @@ pub struct SshOptions {
 }
 
 pub struct SshRemote {
-    session: Session,
+    session: Arc<Session>,
 }
+
+/// A master with no session for this long exits by itself, so one left behind by a killed
+/// pgrepl does not live on; while pgrepl runs, [`HEARTBEAT`] keeps it from idling out.
+const IDLE_EXIT: usize = 180;
+const HEARTBEAT: Duration = Duration::from_secs(60);
 
 impl SshRemote {
     pub async fn connect(opts: &SshOptions) -> Result<SshRemote, RemoteError> {
@@ -39,9 +47,16 @@ impl SshRemote {
             })
             .connect_timeout(opts.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT))
             .server_alive_interval(Duration::from_secs(15))
+            .control_persist(ControlPersist::IdleFor(
+                NonZeroUsize::new(IDLE_EXIT).unwrap_or(NonZeroUsize::MIN),
+            ))
             // No clean_history_control_directory: with two connections starting at once,
-            // one would delete the other's fresh control folder.
-            .control_directory(control_directory());
+            // one would delete the other's fresh control folder. This process's folder is
+            // its own and goes at exit ([`shutdown`]).
+            .control_directory(
+                control_directory()
+                    .map_err(|e| RemoteError::Connection(format!("control directory: {e}")))?,
+            );
         if let Some(k) = &opts.identity_file {
             b.keyfile(k);
         }
@@ -55,17 +70,97 @@ impl SshRemote {
             .connect_mux(&opts.host)
             .await
             .map_err(|e| RemoteError::Connection(describe(&e)))?;
+        let session = Arc::new(session);
+        tokio::spawn(heartbeat(Arc::downgrade(&session)));
         Ok(SshRemote { session })
     }
 }
 
-/// Unix socket paths are limited to ~108 bytes, so the control sockets go somewhere short.
-fn control_directory() -> PathBuf {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+/// A trivial command now and then: a master counts as idle only while no session is open.
+async fn heartbeat(session: Weak<Session>) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let Some(s) = session.upgrade() else { return };
+        let _ = s.raw_command("true").status().await;
+    }
+}
+
+/// Where this process's control folders go: `pgrepl-ssh-<pid>` in the runtime directory
+/// (or the temp directory; Unix socket paths are limited to ~108 bytes, so somewhere
+/// short). Folders of pgrepl processes that no longer run are cleared out first.
+fn control_directory() -> std::io::Result<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(d) = DIR.get() {
+        return Ok(d.clone());
+    }
+    let base = control_base();
+    sweep(&base);
+    let dir = base.join(format!("pgrepl-ssh-{}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    Ok(DIR.get_or_init(|| dir).clone())
+}
+
+fn control_base() -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|d| d.as_os_str().len() < 60 && d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    dir
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Removes the control folders of pgrepl processes that are gone, stopping any master
+/// still listening there.
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("pgrepl-ssh-") else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            remove_control_dir(&e.path());
+        }
+    }
+}
+
+/// Asks every master under `dir` to exit, then removes the folder.
+fn remove_control_dir(dir: &Path) {
+    if let Ok(conns) = std::fs::read_dir(dir) {
+        for c in conns.flatten() {
+            let socket = c.path().join("master");
+            if socket.exists() {
+                let _ = std::process::Command::new("ssh")
+                    .arg("-S")
+                    .arg(&socket)
+                    .args(["-O", "exit", "pgrepl-master"])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Stops this process's SSH masters and removes their control folders. For the end of
+/// the program, which exits without running destructors.
+pub fn shutdown() {
+    if let Some(dir) = control_directory_if_made() {
+        remove_control_dir(&dir);
+    }
+}
+
+fn control_directory_if_made() -> Option<PathBuf> {
+    let dir = control_base().join(format!("pgrepl-ssh-{}", std::process::id()));
+    dir.exists().then_some(dir)
 }
 
 /// openssh wraps the interesting text (ssh's own stderr) a few sources deep.
@@ -117,8 +212,8 @@ impl Remote for SshRemote {
     }
 
     async fn close(&self) {
-        // Session::close consumes the session; the master exits when the control socket's
-        // owner (this process) drops it, which happens when the engine drops the host.
+        // Session::close consumes the session; the master exits when the last handle
+        // drops, or at the latest at [`shutdown`].
         let _ = self.session.check().await;
     }
 }

@@ -34,6 +34,8 @@ struct Paths {
     /// so it is moved away, never deleted, by a later base backup.
     started: String,
     passfile: String,
+    /// The account and group that own the data directory (`postgres`, `postgres`).
+    owner: (String, String),
 }
 
 fn paths(cx: &Cx, l: &Layout) -> Paths {
@@ -44,6 +46,7 @@ fn paths(cx: &Cx, l: &Layout) -> Paths {
         marker: format!("{data}.pgrepl-{id}.ours"),
         started: format!("{data}.pgrepl-{id}.started"),
         passfile: format!("{}/.pgrepl-{id}.pgpass", l.postgres_home()),
+        owner: ("postgres".into(), "postgres".into()),
         data,
     }
 }
@@ -58,8 +61,10 @@ fn move_aside_script(p: &Paths) -> String {
          elif [ -e {d} ]; then\n  \
          if [ -e {a} ]; then echo \"{d} and {a} both exist and {d} is not pgrepl's: refusing\" >&2; exit 1; fi\n  \
          mv {d} {a} && echo moved {d} aside to {a} || exit 1\nfi\n\
-         touch {m} && install -d -o postgres -g postgres -m 700 {d}",
-        crate::engine::undo::dispose_copy_script(&p.data, &p.started, &p.data)
+         touch {m} && install -d -o {o} -g {g} -m 700 {d}",
+        crate::engine::undo::dispose_copy_script(&p.data, &p.started, &p.data),
+        o = sh(&p.owner.0),
+        g = sh(&p.owner.1)
     )
 }
 
@@ -354,6 +359,14 @@ mod tests {
         );
     }
 
+    fn current_user() -> (String, String) {
+        let id = |flag: &str| {
+            let out = std::process::Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        (id("-un"), id("-gn"))
+    }
+
     /// Runs the real move-aside and move-back scripts on a temp directory.
     struct Dirs {
         _tmp: tempfile::TempDir,
@@ -369,6 +382,8 @@ mod tests {
                 marker: format!("{base}.ours"),
                 started: format!("{base}.started"),
                 passfile: String::new(),
+                // Whoever runs the test: a fresh machine has no postgres account.
+                owner: current_user(),
                 data: base,
             };
             if with_original {

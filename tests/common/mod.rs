@@ -15,6 +15,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pgrepl")
 }
 
+/// The binary, speaking English whatever the machine's locale (the tests read its
+/// messages). The Chinese catalog has its own test in `lab_machine.rs`.
+pub fn command() -> Command {
+    let mut c = Command::new(bin());
+    c.env("PGREPL_LANG", "en");
+    c
+}
+
 /// Tests in one binary share their lab name, so they take turns.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -32,6 +40,8 @@ pub struct Lab {
     prefix: String,
     pub dir: PathBuf,
     pub state: tempfile::TempDir,
+    /// What `lab up` printed.
+    pub up_output: String,
 }
 
 fn must(out: Output, what: &str) -> Output {
@@ -69,8 +79,10 @@ impl Lab {
             prefix: prefix.to_string(),
             dir: PathBuf::from("/var/lib/pgrepl-lab").join(name),
             state: tempfile::tempdir().expect("temp dir"),
+            up_output: String::new(),
         };
-        let out = Command::new(bin())
+        let mut lab = lab;
+        let out = command()
             .args([
                 "lab",
                 "up",
@@ -82,7 +94,7 @@ impl Lab {
             .args(extra)
             .output()
             .expect("pgrepl runs");
-        must(out, "lab up");
+        lab.up_output = text(&must(out, "lab up"));
         lab
     }
 
@@ -170,7 +182,7 @@ impl Lab {
     }
 
     pub fn pgrepl_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(bin());
+        let mut cmd = command();
         cmd.args(args)
             .env("PGREPL_STATE_DIR", self.state.path())
             .env_remove("PGREPL_REPLICA_PASSWORD");
@@ -202,10 +214,37 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = Command::new(bin())
+        let _ = command()
             .args(["lab", "down", "--name", &self.name])
             .output();
     }
+}
+
+/// Replication checked with PostgreSQL itself: the primary's walsender streams, the
+/// standby is in recovery, and a new row written on the primary is read on the standby.
+pub fn assert_streams(lab: &Lab) {
+    assert_eq!(
+        lab.psql(Host::Primary, "SELECT state FROM pg_stat_replication;"),
+        "streaming",
+        "pg_stat_replication on the primary"
+    );
+    assert_eq!(lab.psql(Host::Standby, "SELECT pg_is_in_recovery();"), "t");
+    static ROUND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let round = ROUND.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let token = format!("row-{}-{round}", std::process::id());
+    lab.psql(
+        Host::Primary,
+        &format!("CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('{token}');"),
+    );
+    assert!(
+        lab.wait_for(
+            Host::Standby,
+            &format!("SELECT count(*) FROM e2e WHERE v = '{token}';"),
+            "1",
+            Duration::from_secs(20)
+        ),
+        "the row written on the primary never reached the standby"
+    );
 }
 
 pub fn text(out: &Output) -> String {
