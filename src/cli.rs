@@ -187,7 +187,7 @@ impl Session {
         let id = crate::engine::setup_id(&setup.primary.label(), &setup.standby.label());
         let printed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let printer = printer(rx, Transcript::open(&dir, &id), json, printed.clone());
-        let engine = Engine::new(setup, password, Events::new(tx), &dir, crate::steps::all())?;
+        let engine = crate::steps::engine(setup, password, Events::new(tx), &dir)?;
         Ok(Session {
             engine,
             printer,
@@ -433,13 +433,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 bail!(tr!("error.need_yes"));
             }
             let mut s = Session::open(&cli, setup, None, false)?;
-            let journal = s.engine.journal();
             let mut any = false;
-            for id in StepId::ALL.into_iter().rev().filter(|i| *i >= to) {
-                for u in journal.record(id).undo.iter().rev() {
-                    any = true;
-                    println!("  {id}: {}", crate::engine::undo::describe(u));
-                }
+            for (id, line) in s.engine.rollback_plan(to) {
+                any = true;
+                println!("  {id}: {line}");
             }
             if !any {
                 println!("{}", tr!("report.nothing_to_roll_back"));

@@ -4,12 +4,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::{Control, Event, Events, Journal, Role, StepError, StepId, StepResult, Undo};
+use super::{Control, Event, Events, Journal, Role, StepError, StepId, StepResult, UndoRecord};
 use crate::config::Setup;
 use crate::platform::{HostFacts, Layout, PgVersion};
 use crate::remote::{Finished, Host, Input, Stream};
 use crate::secret::Secret;
 use crate::tr;
+
+/// Reads a progress figure (done, total) from one output line.
+pub type ProgressParser = fn(&str) -> Option<(u64, u64)>;
 
 /// One remote command: a root shell script, what goes to its stdin, and how much of it the
 /// user sees. The display never contains a secret because scripts never do.
@@ -22,6 +25,8 @@ pub struct Cmd<'a> {
     pub quiet: bool,
     /// Shown instead of the stdin text (SQL whose literals must stay hidden).
     pub shown_input: Option<String>,
+    /// Turns output lines into progress events, for a gauge.
+    pub progress: Option<ProgressParser>,
 }
 
 impl<'a> Cmd<'a> {
@@ -32,6 +37,7 @@ impl<'a> Cmd<'a> {
             show_input: false,
             quiet: false,
             shown_input: None,
+            progress: None,
         }
     }
 
@@ -43,7 +49,14 @@ impl<'a> Cmd<'a> {
             show_input: true,
             quiet: false,
             shown_input: None,
+            progress: None,
         }
+    }
+
+    /// Reports progress read from its output lines with `parse`.
+    pub fn progress(mut self, parse: ProgressParser) -> Self {
+        self.progress = Some(parse);
+        self
     }
 
     /// Shows `shown` in place of the SQL on stdin.
@@ -101,6 +114,8 @@ pub struct Cx {
     pub facts: Vec<HostFacts>,
     pub layouts: Vec<Layout>,
     pub version: Option<PgVersion>,
+    /// What fixes a failed command, read from its error output (the steps know).
+    pub hints: fn(&str) -> Option<String>,
 }
 
 impl Cx {
@@ -160,11 +175,12 @@ impl Cx {
         let started = Instant::now();
         let events = self.events.clone();
         let quiet = cmd.quiet;
+        let parse = cmd.progress;
         let mut sink = |stream: Stream, text: &str| {
             if quiet {
                 return;
             }
-            if let Some((done_kb, total_kb)) = progress(text) {
+            if let Some((done_kb, total_kb)) = parse.and_then(|p| p(text)) {
                 events.send(Event::Progress {
                     step,
                     host: r,
@@ -225,7 +241,10 @@ impl Cx {
         }
         let tail: Vec<&str> = done.stderr.lines().rev().take(6).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(StepError::command(r, &first, done.status, &tail.join("\n")))
+        let tail = tail.join("\n");
+        let mut e = StepError::command(r, &first, done.status, &tail);
+        e.hint = (self.hints)(&tail);
+        Err(e)
     }
 
     /// Runs a command that changes the host and must succeed; how it ended goes into the
@@ -259,15 +278,8 @@ impl Cx {
         result
     }
 
-    /// Runs SQL as the superuser on the host's cluster; returns rows split on `|`.
-    pub async fn sql(&self, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
-        let psql = self.layout(r)?.psql();
-        let done = self.must(r, Cmd::sql(psql, sql)).await?;
-        Ok(rows(&done.stdout))
-    }
-
     /// Records how to undo a change before making it (write-ahead), once.
-    pub fn remember(&self, undo: Undo) -> StepResult<()> {
+    pub fn remember(&self, undo: UndoRecord) -> StepResult<()> {
         let mut j = self
             .journal
             .lock()
@@ -281,7 +293,7 @@ impl Cx {
     }
 
     /// The changes this step recorded so far (for a retry to reuse).
-    pub fn remembered(&self) -> Vec<Undo> {
+    pub fn remembered(&self) -> Vec<UndoRecord> {
         self.journal
             .lock()
             .map(|j| j.record(self.step).undo)
@@ -289,41 +301,9 @@ impl Cx {
     }
 }
 
-pub fn rows(stdout: &str) -> Vec<Vec<String>> {
-    stdout
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('|').map(str::to_string).collect())
-        .collect()
-}
-
-/// Reads pg_basebackup's `-P` lines: `12345/67890 kB (18%), 0/1 tablespace`.
-pub fn progress(line: &str) -> Option<(u64, u64)> {
-    let (nums, rest) = line.trim().split_once(" kB")?;
-    if !rest.trim_start().starts_with('(') {
-        return None;
-    }
-    let (done, total) = nums.split_once('/')?;
-    Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_progress_lines() {
-        assert_eq!(
-            progress("  1234/56789 kB (2%), 0/1 tablespace"),
-            Some((1234, 56789))
-        );
-        assert_eq!(
-            progress("22990/22990 kB (100%), 1/1 tablespace"),
-            Some((22990, 22990))
-        );
-        assert_eq!(progress("waiting for checkpoint"), None);
-        assert_eq!(progress("a/b kB (x"), None);
-    }
 
     #[test]
     fn displays_never_contain_secrets() {
@@ -334,11 +314,6 @@ mod tests {
         assert!(c.display().contains("SELECT 1"));
         let c = Cmd::new("cat > /f").stdin("a\nb\n");
         assert!(!c.display().contains("a\nb"));
-    }
-
-    #[test]
-    fn splits_psql_rows() {
-        assert_eq!(rows("a|b\n\nc|d\n"), vec![vec!["a", "b"], vec!["c", "d"]]);
     }
 }
 
@@ -370,6 +345,7 @@ mod control_tests {
             facts: vec![],
             layouts: vec![],
             version: None,
+            hints: |_| None,
         };
         (cx, rx)
     }

@@ -52,31 +52,9 @@ impl StepError {
             status = status,
             stderr = stderr_tail
         ));
-        e.hint = hint_for(stderr_tail);
         e.status = Some(status);
         e
     }
-}
-
-/// The first few messages users meet, mapped to what fixes them. The `doctor` grows this.
-fn hint_for(stderr: &str) -> Option<String> {
-    let table: [(&str, &str); 8] = [
-        ("password authentication failed", "hint.password_failed"),
-        ("no pg_hba.conf entry", "hint.no_hba_entry"),
-        ("Connection refused", "hint.connection_refused"),
-        ("Unable to locate package", "hint.no_package"),
-        ("No package", "hint.no_package"),
-        ("sudo: a password is required", "hint.sudo_password"),
-        (
-            "is a lower setting than on the primary",
-            "hint.lower_setting",
-        ),
-        ("could not connect to server", "hint.connection_refused"),
-    ];
-    table
-        .iter()
-        .find(|(needle, _)| stderr.contains(needle))
-        .map(|(_, key)| tr!(key))
 }
 
 impl fmt::Display for StepError {

@@ -13,48 +13,10 @@ use super::{Role, StepId, StepState};
 
 pub const JOURNAL_VERSION: u32 = 1;
 
-/// One way to undo one change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Undo {
-    /// Put back a file from its backup; `sha256` is the original's, checked after restoring.
-    /// `written` is the checksum of what pgrepl wrote: a file that is neither has been
-    /// edited since, and those edits are kept in a copy before the original comes back.
-    RestoreFile {
-        host: Role,
-        path: String,
-        backup: String,
-        sha256: String,
-        #[serde(default)]
-        written: String,
-    },
-    /// Remove a file pgrepl created (it did not exist before).
-    RemoveFile { host: Role, path: String },
-    /// Put the previous data directory back; `marker` says the one in its place is ours,
-    /// `started` that ours has run as a server. Without an original (`had_original` false)
-    /// the copy is simply removed.
-    MoveBack {
-        host: Role,
-        path: String,
-        aside: String,
-        marker: String,
-        #[serde(default)]
-        started: String,
-        #[serde(default = "yes")]
-        had_original: bool,
-    },
-    /// Drop a role the step created.
-    DropRole { name: String },
-    /// A role that existed before: put its attributes and password back from a 0600 file.
-    RestoreRole { name: String, saved: String },
-    /// Drop a table the step created.
-    DropTable { name: String },
-    /// Return the server to the running/stopped state it had before.
-    Service { host: Role, was_running: bool },
-    /// Restart the server if it runs, so restored config files take effect. Recorded
-    /// before the edits it belongs to, so that rollback runs it after restoring them.
-    Restart { host: Role },
-}
+/// How to undo one change, as the step that made it wrote it. The engine keeps these
+/// records in order and hands them back to their step to revert; what they mean is the
+/// step's business (see `steps::undo`).
+pub type UndoRecord = serde_json::Value;
 
 /// How one command that changed a host ended (written right after it ran).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,16 +28,11 @@ pub struct Outcome {
     pub status: Option<i32>,
 }
 
-/// Old journals did not say; assume there was an original, so nothing is ever removed.
-fn yes() -> bool {
-    true
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub state: StepState,
     #[serde(default)]
-    pub undo: Vec<Undo>,
+    pub undo: Vec<UndoRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<Outcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,13 +169,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path(), "root@a:22", "root@b:22").unwrap();
         j.entry(StepId::Whitelist).state = StepState::Running;
-        j.entry(StepId::Whitelist).undo.push(Undo::RestoreFile {
-            host: Role::Primary,
-            path: "/etc/x".into(),
-            backup: "/etc/x.bak".into(),
-            sha256: "00".into(),
-            written: String::new(),
-        });
+        j.entry(StepId::Whitelist)
+            .undo
+            .push(serde_json::json!({"kind": "remove-file", "host": "primary", "path": "/x"}));
         j.save().unwrap();
         let mut again = Journal::open(dir.path(), "root@a:22", "root@b:22").unwrap();
         assert_eq!(again.steps, j.steps);

@@ -7,7 +7,6 @@ mod error;
 mod event;
 mod journal;
 mod step;
-pub mod undo;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,11 +14,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-pub use context::{progress, rows, Cmd, Cx};
+pub use context::{Cmd, Cx};
 pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
-pub use journal::{setup_id, Journal, Outcome, StepRecord, Undo};
+pub use journal::{setup_id, Journal, Outcome, StepRecord, UndoRecord};
 pub use step::{Role, StepId, StepState};
 
 use crate::config::Setup;
@@ -33,8 +32,9 @@ pub struct Description {
 }
 
 /// One of the six steps. `check` looks without touching; `apply` makes the change and is
-/// safe to re-run after a failure; what it changes it records in the journal first, and the
-/// engine undoes those records in reverse to roll the step back.
+/// safe to re-run after a failure; what it changes it records in the journal first
+/// ([`Cx::remember`]), and to roll the step back the engine hands those records to its
+/// `revert`, newest first. What a record means is the step's own business.
 #[async_trait]
 pub trait Step: Send + Sync {
     fn id(&self) -> StepId;
@@ -54,6 +54,21 @@ pub trait Step: Send + Sync {
     async fn check(&self, cx: &Cx) -> StepResult<bool>;
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()>;
+
+    /// Undoes one change `apply` recorded. Safe to run twice, and when the change it
+    /// undoes never happened (the record is written before the change).
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()>;
+
+    /// One line saying what reverting `record` will do.
+    fn describe_revert(&self, record: &UndoRecord) -> String;
+}
+
+/// `to` and every later step, newest first; `hosts` changes nothing and has no undo.
+pub fn rollback_order(to: StepId) -> impl Iterator<Item = StepId> {
+    StepId::ALL
+        .into_iter()
+        .rev()
+        .filter(move |s| *s >= to && *s != StepId::Hosts)
 }
 
 pub struct Engine {
@@ -70,6 +85,7 @@ impl Engine {
         events: Events,
         state_dir: &Path,
         steps: Vec<Box<dyn Step>>,
+        hints: fn(&str) -> Option<String>,
     ) -> color_eyre::Result<Engine> {
         let mut journal = Journal::open(state_dir, &setup.primary.label(), &setup.standby.label())?;
         let cut = journal.mark_interrupted();
@@ -87,6 +103,7 @@ impl Engine {
             facts: vec![],
             layouts: vec![],
             version: None,
+            hints,
         };
         for id in cut {
             cx.events.send(Event::State {
@@ -123,6 +140,23 @@ impl Engine {
             .find(|s| s.id() == id)
             .map(|s| s.as_ref())
             .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))
+    }
+
+    /// What rolling back `id` and every later step will undo, in the order it will run.
+    pub fn rollback_plan(&self, to: StepId) -> Vec<(StepId, String)> {
+        let journal = self.journal();
+        rollback_order(to)
+            .filter_map(|id| Some((id, self.step(id).ok()?)))
+            .flat_map(|(id, step)| {
+                journal
+                    .record(id)
+                    .undo
+                    .iter()
+                    .rev()
+                    .map(|u| (id, step.describe_revert(u)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     pub fn describe(&self, id: StepId) -> StepResult<Description> {
@@ -268,11 +302,10 @@ impl Engine {
     pub async fn rollback(&mut self, to: StepId) -> Vec<(StepId, StepError)> {
         let mut errors = vec![];
         self.cx.control.take_abort();
-        for id in StepId::ALL
-            .into_iter()
-            .rev()
-            .filter(|s| *s >= to && *s != StepId::Hosts)
-        {
+        for id in rollback_order(to) {
+            let Some(idx) = self.steps.iter().position(|s| s.id() == id) else {
+                continue;
+            };
             let rec = self.journal().record(id);
             if rec.undo.is_empty() {
                 if !matches!(rec.state, StepState::Pending | StepState::RolledBack) {
@@ -291,7 +324,7 @@ impl Engine {
                 {
                     break;
                 }
-                if let Err(e) = undo::undo(&self.cx, u).await {
+                if let Err(e) = self.steps[idx].revert(&self.cx, u).await {
                     self.cx.events.send(Event::Failed {
                         step: id,
                         error: e.message.clone(),

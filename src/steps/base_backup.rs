@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::block::{self, Place};
+use super::undo::{remember, revert_shared, Undo};
 use super::{application_name, files, primary_address};
-use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, Undo};
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::Layout;
 use crate::quote::{conf_value, conninfo_value, pgpass_field, sh};
 use crate::secret::{Secret, MASK};
@@ -51,6 +52,58 @@ fn paths(cx: &Cx, l: &Layout) -> Paths {
     }
 }
 
+/// Removes pgrepl's copy of a data directory at `dir`, except one that has run (`started`
+/// exists) and was promoted since (it left recovery: no standby.signal, no recovery.conf):
+/// that one may hold writes, so it is kept under a new name.
+pub fn dispose_copy_script(dir: &str, started: &str, keep_as: &str) -> String {
+    let d = sh(dir);
+    let c = if started.is_empty() {
+        "/dev/null/none".to_string()
+    } else {
+        sh(started)
+    };
+    let keep = format!("{}.pgrepl-replaced-$(date +%s)-$$", sh(keep_as));
+    format!(
+        "if [ -e {c} ] && [ ! -e {d}/standby.signal ] && [ ! -e {d}/recovery.conf ]; then\n  \
+         keep={keep} && mv {d} \"$keep\" && echo \"kept a promoted copy at $keep\" || exit 1\n\
+         else\n  rm -rf {d} || exit 1\nfi\nrm -f {c}"
+    )
+}
+
+/// Puts the old data directory back. The server must be down first. The marker goes
+/// before the original comes back, so no interruption can leave a marker that vouches for
+/// the user's directory; the copy is disposed of last, also when an earlier, interrupted
+/// rollback left it behind.
+pub fn move_back_script(
+    stop: &str,
+    path: &str,
+    aside: &str,
+    marker: &str,
+    started: &str,
+    had_original: bool,
+) -> String {
+    let (p, a, m) = (sh(path), sh(aside), sh(marker));
+    let discard_path = format!("{path}.pgrepl-discard");
+    let discard = sh(&discard_path);
+    let no_original = if had_original {
+        String::new()
+    } else {
+        format!(
+            "elif [ -e {m} ] && [ -e {p} ]; then\n  \
+             mv {p} {discard} && rm -f {m} || exit 1\n  echo there was no directory before: the copy goes\n"
+        )
+    };
+    format!(
+        "{{ {stop}; }} || exit 1\nif [ -e {a} ]; then\n  \
+         if [ -e {p} ]; then\n    \
+         if [ -e {m} ]; then mv {p} {discard} || exit 1; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
+         fi\n  rm -f {m} && mv {a} {p} || exit 1\n  echo put back {p}\n\
+         {no_original}else\n  rm -f {m}\nfi\n\
+         if [ -e {discard} ]; then\n{}\nfi",
+        dispose_copy_script(&discard_path, started, path)
+    )
+}
+
 /// Moves the old data directory aside (never deletes it). A directory in its place is only
 /// removed when the marker says it is a copy of ours, and a copy of ours that was promoted
 /// is kept under a new name instead.
@@ -62,7 +115,7 @@ fn move_aside_script(p: &Paths) -> String {
          if [ -e {a} ]; then echo \"{d} and {a} both exist and {d} is not pgrepl's: refusing\" >&2; exit 1; fi\n  \
          mv {d} {a} && echo moved {d} aside to {a} || exit 1\nfi\n\
          touch {m} && install -d -o {o} -g {g} -m 700 {d}",
-        crate::engine::undo::dispose_copy_script(&p.data, &p.started, &p.data),
+        dispose_copy_script(&p.data, &p.started, &p.data),
         o = sh(&p.owner.0),
         g = sh(&p.owner.1)
     )
@@ -95,6 +148,16 @@ fn start_script(l: &Layout, p: &Paths) -> String {
 fn had_original_script(p: &Paths) -> String {
     let (d, a, m) = (sh(&p.data), sh(&p.aside), sh(&p.marker));
     format!("[ -e {a} ] || {{ [ -e {d} ] && [ ! -e {m} ]; }}")
+}
+
+/// Reads pg_basebackup's `-P` lines: `12345/67890 kB (18%), 0/1 tablespace`.
+pub fn progress(line: &str) -> Option<(u64, u64)> {
+    let (nums, rest) = line.trim().split_once(" kB")?;
+    if !rest.trim_start().starts_with('(') {
+        return None;
+    }
+    let (done, total) = nums.split_once('/')?;
+    Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
 }
 
 fn basebackup_script(cx: &Cx, l: &Layout, p: &Paths, addr: &str) -> String {
@@ -246,10 +309,13 @@ impl Step for BaseBackup {
             .await?
             .ok();
         if !existed {
-            cx.remember(Undo::RemoveFile {
-                host: Role::Standby,
-                path: p.passfile.clone(),
-            })?;
+            remember(
+                cx,
+                Undo::RemoveFile {
+                    host: Role::Standby,
+                    path: p.passfile.clone(),
+                },
+            )?;
         }
         let line = Secret::new(format!(
             "{}:{}:*:{}:{}\n",
@@ -268,28 +334,34 @@ impl Step for BaseBackup {
         .await?;
 
         let was_running = cx.run(Role::Standby, Cmd::new(l.is_running())).await?.ok();
-        cx.remember(Undo::Service {
-            host: Role::Standby,
-            was_running,
-        })?;
+        remember(
+            cx,
+            Undo::Service {
+                host: Role::Standby,
+                was_running,
+            },
+        )?;
         cx.change(Role::Standby, Cmd::new(l.stop())).await?;
         let had_original = cx
             .run(Role::Standby, Cmd::new(had_original_script(&p)))
             .await?
             .ok();
-        cx.remember(Undo::MoveBack {
-            host: Role::Standby,
-            path: p.data.clone(),
-            aside: p.aside.clone(),
-            marker: p.marker.clone(),
-            started: p.started.clone(),
-            had_original,
-        })?;
+        remember(
+            cx,
+            Undo::MoveBack {
+                host: Role::Standby,
+                path: p.data.clone(),
+                aside: p.aside.clone(),
+                marker: p.marker.clone(),
+                started: p.started.clone(),
+                had_original,
+            },
+        )?;
         cx.change(Role::Standby, Cmd::new(move_aside_script(&p)))
             .await?;
         cx.change(
             Role::Standby,
-            Cmd::new(basebackup_script(cx, &l, &p, &addr)),
+            Cmd::new(basebackup_script(cx, &l, &p, &addr)).progress(progress),
         )
         .await?;
 
@@ -344,11 +416,53 @@ impl Step for BaseBackup {
         }
         Ok(())
     }
+
+    /// The old data directory comes back (see [`move_back_script`]); the password file
+    /// goes and the server returns to the state it had.
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        let u = Undo::parse(record)?;
+        if let Undo::MoveBack {
+            host,
+            path,
+            aside,
+            marker,
+            started,
+            had_original,
+        } = &u
+        {
+            let stop = cx.layout(*host)?.stop();
+            let script = move_back_script(&stop, path, aside, marker, started, *had_original);
+            cx.change(*host, Cmd::new(script)).await?;
+            return Ok(());
+        }
+        match revert_shared(cx, &u).await {
+            Some(result) => result,
+            None => Err(super::undo::not_mine(self.id(), &u)),
+        }
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_progress_lines() {
+        assert_eq!(
+            progress("  1234/56789 kB (2%), 0/1 tablespace"),
+            Some((1234, 56789))
+        );
+        assert_eq!(
+            progress("22990/22990 kB (100%), 1/1 tablespace"),
+            Some((22990, 22990))
+        );
+        assert_eq!(progress("waiting for checkpoint"), None);
+        assert_eq!(progress("a/b kB (x"), None);
+    }
 
     #[test]
     fn recovery_conf_quotes_the_conninfo() {
@@ -421,7 +535,7 @@ mod tests {
 
         fn move_back(&self, had_original: bool) {
             let p = &self.p;
-            self.sh(&crate::engine::undo::move_back_script(
+            self.sh(&move_back_script(
                 "true",
                 &p.data,
                 &p.aside,

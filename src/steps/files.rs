@@ -1,7 +1,8 @@
 //! Editing a config file on a host: read it, back it up once, record how to restore it,
 //! then replace it atomically with the same owner and mode.
 
-use crate::engine::{Cmd, Cx, Role, StepError, StepResult, Undo};
+use super::undo::{remember, Undo};
+use crate::engine::{Cmd, Cx, Role, StepError, StepResult};
 use crate::quote::sh;
 use crate::tr;
 
@@ -110,18 +111,24 @@ pub async fn write(
                 return Err(StepError::new(tr!("error.checksum", path = path)));
             }
             let written = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(new.as_bytes()));
-            cx.remember(Undo::RestoreFile {
+            remember(
+                cx,
+                Undo::RestoreFile {
+                    host: r,
+                    path: path.to_string(),
+                    backup,
+                    sha256,
+                    written,
+                },
+            )?;
+        }
+        None => remember(
+            cx,
+            Undo::RemoveFile {
                 host: r,
                 path: path.to_string(),
-                backup,
-                sha256,
-                written,
-            })?;
-        }
-        None => cx.remember(Undo::RemoveFile {
-            host: r,
-            path: path.to_string(),
-        })?,
+            },
+        )?,
     }
     cx.change(
         r,
@@ -131,9 +138,31 @@ pub async fn write(
     Ok(true)
 }
 
+/// Restores `path` from `backup` and checks the checksum. Edits made after pgrepl wrote the
+/// file are not thrown away: such a file is copied next to it first.
+pub fn restore_file_script(path: &str, backup: &str, sha256: &str, written: &str) -> String {
+    let (p, b) = (sh(path), sh(backup));
+    let keep = sh(&format!(
+        "{}.before-rollback",
+        backup.trim_end_matches(".orig")
+    ));
+    format!(
+        "if [ -e {b} ]; then\n  \
+         now=$(sha256sum {p} 2>/dev/null | cut -d' ' -f1)\n  \
+         if [ -e {p} ] && [ \"$now\" != {sha} ] && [ \"$now\" != {written} ]; then cp -p {p} {keep} && echo \"{p} was edited after pgrepl wrote it; those edits are kept in {keep}\" || exit 1; fi\n  \
+         cp -p {b} {p}.pgrepl-restore && mv -f {p}.pgrepl-restore {p} || exit 1\n  \
+         sum=$(sha256sum {p} | cut -d' ' -f1)\n  \
+         if [ \"$sum\" = {sha} ]; then rm -f {b}; echo restored {p}; else echo \"checksum mismatch after restoring {p}: $sum\" >&2; exit 1; fi\n\
+         else echo no backup at {b}, nothing to restore; fi",
+        sha = sh(sha256),
+        written = sh(if written.is_empty() { "-" } else { written })
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     #[test]
     fn reads_through_login_noise_and_keeps_bytes() {
@@ -153,5 +182,53 @@ mod tests {
         );
         let not_utf8 = format!("{PRESENT}\n/w==\n{END}\n");
         assert!(parse_read(&not_utf8).is_err());
+    }
+
+    fn sha256_of(s: &str) -> String {
+        hex::encode(sha2::Sha256::digest(s.as_bytes()))
+    }
+
+    fn run(script: &str) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn restoring_keeps_later_edits_in_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pg_hba.conf");
+        let backup = dir.path().join("pg_hba.conf.pgrepl-x.orig");
+        let kept = dir.path().join("pg_hba.conf.pgrepl-x.before-rollback");
+        let (f, b) = (file.to_string_lossy(), backup.to_string_lossy());
+        for (now, expect_copy) in [
+            ("written by pgrepl\n", false),
+            ("edited by the user\n", true),
+        ] {
+            std::fs::write(&backup, "original\n").unwrap();
+            std::fs::write(&file, now).unwrap();
+            run(&restore_file_script(
+                &f,
+                &b,
+                &sha256_of("original\n"),
+                &sha256_of("written by pgrepl\n"),
+            ));
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
+            assert!(!backup.exists(), "backup removed once restored");
+            assert_eq!(kept.exists(), expect_copy);
+            if expect_copy {
+                assert_eq!(std::fs::read_to_string(&kept).unwrap(), now);
+            }
+        }
+        // Nothing to restore the second time.
+        run(&restore_file_script(&f, &b, &sha256_of("original\n"), ""));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
     }
 }

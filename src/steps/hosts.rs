@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult};
+use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
 use crate::remote::{Host, Privilege, SshOptions, SshRemote, Stream};
 use crate::tr;
@@ -234,5 +234,14 @@ impl Step for Hosts {
         cx.layouts = layouts;
         cx.version = Some(version);
         Ok(())
+    }
+
+    /// `hosts` only looks: it records nothing to revert.
+    async fn revert(&self, _cx: &Cx, _record: &UndoRecord) -> StepResult<()> {
+        Ok(())
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
     }
 }

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use super::undo::Undo;
+use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, UndoRecord};
 use crate::platform::{Layout, OsFamily};
 use crate::quote::sh;
 
@@ -77,10 +78,13 @@ impl Step for Install {
             .await?
             .ok();
         if !was_running {
-            cx.remember(Undo::Service {
-                host: Role::Primary,
-                was_running: false,
-            })?;
+            super::undo::remember(
+                cx,
+                Undo::Service {
+                    host: Role::Primary,
+                    was_running: false,
+                },
+            )?;
         }
         let cx = &*cx;
         // The two hosts install at the same time; each host's commands run in order.
@@ -92,5 +96,13 @@ impl Step for Install {
         };
         let (p, s) = tokio::join!(on(Role::Primary), on(Role::Standby));
         p.and(s)
+    }
+
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        super::undo::revert_shared_only(cx, self.id(), record).await
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
     }
 }

@@ -3,6 +3,7 @@
 pub mod block;
 mod files;
 pub mod password;
+pub mod undo;
 
 mod base_backup;
 mod hosts;
@@ -20,7 +21,7 @@ pub use replica_role::ReplicaRole;
 pub use verify::Verify;
 pub use whitelist::Whitelist;
 
-use crate::engine::{Cx, Role, Step, StepError, StepResult};
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepResult};
 use crate::tr;
 
 pub fn all() -> Vec<Box<dyn Step>> {
@@ -95,19 +96,78 @@ pub async fn settings(
         .map(|n| crate::quote::sql_literal(n))
         .collect::<Vec<_>>()
         .join(", ");
-    let rows = cx
-        .sql(
-            r,
-            &format!("SELECT name, setting FROM pg_settings WHERE name IN ({list});"),
-        )
-        .await?;
+    let rows = sql(
+        cx,
+        r,
+        &format!("SELECT name, setting FROM pg_settings WHERE name IN ({list});"),
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| Some((r.first()?.clone(), r.get(1)?.clone())))
         .collect())
 }
 
+/// The first few messages users meet, mapped to what fixes them. The `doctor` grows this.
+pub fn hint_for(stderr: &str) -> Option<String> {
+    let table: [(&str, &str); 8] = [
+        ("password authentication failed", "hint.password_failed"),
+        ("no pg_hba.conf entry", "hint.no_hba_entry"),
+        ("Connection refused", "hint.connection_refused"),
+        ("Unable to locate package", "hint.no_package"),
+        ("No package", "hint.no_package"),
+        ("sudo: a password is required", "hint.sudo_password"),
+        (
+            "is a lower setting than on the primary",
+            "hint.lower_setting",
+        ),
+        ("could not connect to server", "hint.connection_refused"),
+    ];
+    table
+        .iter()
+        .find(|(needle, _)| stderr.contains(needle))
+        .map(|(_, key)| tr!(key))
+}
+
+/// An engine with the six steps and the hints for their commands' errors: what the
+/// wizard and the headless commands both run.
+pub fn engine(
+    setup: crate::config::Setup,
+    password: Option<crate::secret::Secret>,
+    events: crate::engine::Events,
+    state_dir: &std::path::Path,
+) -> color_eyre::Result<crate::engine::Engine> {
+    crate::engine::Engine::new(setup, password, events, state_dir, all(), hint_for)
+}
+
+/// Runs SQL as the superuser on the host's cluster; returns rows split on `|`.
+pub async fn sql(cx: &Cx, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
+    let psql = cx.layout(r)?.psql();
+    let done = cx.must(r, Cmd::sql(psql, sql)).await?;
+    Ok(rows(&done.stdout))
+}
+
+/// psql's unaligned output (`-At`) as rows of fields.
+pub fn rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
 /// The verification on its own, for `pgrepl verify`.
 pub async fn verify_report(cx: &Cx) -> StepResult<crate::engine::VerifyReport> {
     verify::verify(cx).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_psql_rows() {
+        assert_eq!(
+            super::rows("a|b\n\nc|d\n"),
+            vec![vec!["a", "b"], vec!["c", "d"]]
+        );
+    }
 }

@@ -41,6 +41,7 @@ mod tests {
             facts,
             layouts,
             version: Some(v),
+            hints: super::super::hint_for,
         }
     }
 

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::password::{matches, verifier_for};
-use crate::engine::undo::role_restore_sql;
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, Undo};
+use super::undo::{remember, remembered, Undo};
+use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, UndoRecord};
 use crate::quote::{sh, sql_ident, sql_literal};
 use crate::secret::MASK;
 use crate::tr;
@@ -25,7 +25,7 @@ async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
     );
     let psql = cx.layout(Role::Primary)?.psql();
     let done = cx.must(Role::Primary, Cmd::sql(psql, &sql).quiet()).await?;
-    Ok(crate::engine::rows(&done.stdout).first().map(|r| Existing {
+    Ok(super::rows(&done.stdout).first().map(|r| Existing {
         login: r.first().map(|v| v == "t").unwrap_or(false),
         replication: r.get(1).map(|v| v == "t").unwrap_or(false),
         verifier: r.get(2).filter(|v| !v.is_empty()).cloned(),
@@ -38,6 +38,31 @@ fn statement(verb: &str, role: &str, password: &str) -> String {
         sql_ident(role),
         sql_literal(password)
     )
+}
+
+/// SQL that puts a pre-existing role's flags and password hash back; kept on the host in a
+/// 0600 file, never in the journal.
+pub fn role_restore_sql(
+    name: &str,
+    login: bool,
+    replication: bool,
+    verifier: Option<&str>,
+) -> String {
+    let mut sql = format!(
+        "ALTER ROLE {} WITH {} {}",
+        sql_ident(name),
+        if login { "LOGIN" } else { "NOLOGIN" },
+        if replication {
+            "REPLICATION"
+        } else {
+            "NOREPLICATION"
+        }
+    );
+    match verifier {
+        Some(v) => sql.push_str(&format!(" PASSWORD {};\n", sql_literal(v))),
+        None => sql.push_str(" PASSWORD NULL;\n"),
+    }
+    sql
 }
 
 #[async_trait]
@@ -72,13 +97,12 @@ impl Step for ReplicaRole {
         let version = cx.layout(Role::Primary)?.version;
         let psql = cx.layout(Role::Primary)?.psql();
         let before = existing(cx, &role).await?;
-        let created_by_us = cx
-            .remembered()
+        let created_by_us = remembered(cx)
             .iter()
             .any(|u| matches!(u, Undo::DropRole { .. }));
         let verb = match (&before, created_by_us) {
             (None, _) => {
-                cx.remember(Undo::DropRole { name: role.clone() })?;
+                remember(cx, Undo::DropRole { name: role.clone() })?;
                 "CREATE"
             }
             (Some(_), true) => "ALTER",
@@ -91,15 +115,17 @@ impl Step for ReplicaRole {
                     cx.journal_id(),
                     role
                 );
-                if !cx
-                    .remembered()
+                if !remembered(cx)
                     .iter()
                     .any(|u| matches!(u, Undo::RestoreRole { .. }))
                 {
-                    cx.remember(Undo::RestoreRole {
-                        name: role.clone(),
-                        saved: saved.clone(),
-                    })?;
+                    remember(
+                        cx,
+                        Undo::RestoreRole {
+                            name: role.clone(),
+                            saved: saved.clone(),
+                        },
+                    )?;
                     let sql =
                         role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
                     let s = sh(&saved);
@@ -124,5 +150,31 @@ impl Step for ReplicaRole {
         cx.change(Role::Primary, Cmd::sql(psql, &sql).masked(shown))
             .await?;
         Ok(())
+    }
+
+    /// A role pgrepl created is dropped; one that existed gets its flags and password
+    /// hash back from the root-only file saved before it was changed.
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        let psql = cx.layout(Role::Primary)?.psql();
+        match Undo::parse(record)? {
+            Undo::DropRole { name } => {
+                let sql = format!("DROP ROLE IF EXISTS {};", sql_ident(&name));
+                cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
+            }
+            Undo::RestoreRole { name, saved } => {
+                let script = format!(
+                    "if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi",
+                    s = sh(&saved)
+                );
+                cx.change(Role::Primary, Cmd::new(script)).await?;
+                cx.note(Some(Role::Primary), tr!("note.role_restored", role = name));
+            }
+            other => return Err(super::undo::not_mine(self.id(), &other)),
+        }
+        Ok(())
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
     }
 }

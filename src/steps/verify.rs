@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::undo::Undo;
 use crate::engine::{
-    Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, Undo, VerifyReport,
+    Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord, VerifyReport,
 };
 use crate::tr;
 
@@ -140,6 +141,23 @@ impl Step for Verify {
             Err(StepError::new(tr!("error.verify_failed")).hint(tr!("hint.verify_failed")))
         }
     }
+
+    /// The canary table is the only thing verify adds.
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        match Undo::parse(record)? {
+            Undo::DropTable { name } => {
+                let sql = format!("DROP TABLE IF EXISTS {};", crate::quote::sql_ident(&name));
+                let psql = cx.layout(Role::Primary)?.psql();
+                cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
+                Ok(())
+            }
+            other => Err(super::undo::not_mine(self.id(), &other)),
+        }
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
+    }
 }
 
 pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
@@ -149,7 +167,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     let mut pause = Duration::from_millis(20);
     let app = super::application_name(cx);
     let streaming = loop {
-        let rows = cx.sql(Role::Primary, &sql).await?;
+        let rows = super::sql(cx, Role::Primary, &sql).await?;
         // The primary may feed other standbys too: look at ours.
         let ours = rows.iter().find(|r| r.first() == Some(&app));
         report.replication_state = ours.and_then(|r| r.get(2).cloned());
@@ -169,18 +187,21 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     );
     report.walsender = !sender?.stdout.trim().is_empty();
     report.walreceiver = !receiver?.stdout.trim().is_empty();
-    let rec = cx.sql(Role::Standby, "SELECT pg_is_in_recovery();").await?;
+    let rec = super::sql(cx, Role::Standby, "SELECT pg_is_in_recovery();").await?;
     report.standby_in_recovery =
         rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
 
     if streaming && report.standby_in_recovery {
-        let exists = cx.sql(Role::Primary, &canary::exists()).await?;
+        let exists = super::sql(cx, Role::Primary, &canary::exists()).await?;
         if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
-            cx.remember(Undo::DropTable {
-                name: CANARY_TABLE.to_string(),
-            })?;
+            super::undo::remember(
+                cx,
+                Undo::DropTable {
+                    name: CANARY_TABLE.to_string(),
+                },
+            )?;
         }
-        cx.sql(Role::Primary, &canary::create()).await?;
+        super::sql(cx, Role::Primary, &canary::create()).await?;
         // Wait for the table itself to reach the standby, so the timing below measures one
         // row's trip and no query fails on a missing table.
         let standby_psql = cx.layout(Role::Standby)?.psql();
@@ -195,7 +216,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
         let token = hex::encode(raw);
-        cx.sql(Role::Primary, &canary::insert(&token)).await?;
+        super::sql(cx, Role::Primary, &canary::insert(&token)).await?;
         let started = Instant::now();
         let probe = canary::seen(&token);
         let seen = poll(CANARY_WAIT, || async {
@@ -208,7 +229,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         if seen {
             report.canary_ms = Some(started.elapsed().as_millis() as u64);
         }
-        cx.sql(Role::Primary, &canary::delete(&token)).await?;
+        super::sql(cx, Role::Primary, &canary::delete(&token)).await?;
     }
     report.passed = streaming
         && report.walsender

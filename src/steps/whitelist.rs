@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use super::block::{self, Place};
 use super::files;
-use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, Undo};
+use super::undo::Undo;
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::Layout;
 use crate::quote::conf_value;
 use crate::tr;
@@ -91,12 +92,12 @@ const WATCHED: [&str; 6] = [
 
 /// True when the running server already uses every value (no restart pending).
 async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> StepResult<bool> {
-    let rows = cx
-        .sql(
-            Role::Primary,
-            "SELECT count(*) FROM pg_settings WHERE pending_restart;",
-        )
-        .await?;
+    let rows = super::sql(
+        cx,
+        Role::Primary,
+        "SELECT count(*) FROM pg_settings WHERE pending_restart;",
+    )
+    .await?;
     let pending = rows
         .first()
         .and_then(|r| r.first())
@@ -198,13 +199,19 @@ impl Step for Whitelist {
         refuse_a_network_without_the_standby(cx)?;
         let l = cx.layout(Role::Primary)?.clone();
         let was_running = cx.run(Role::Primary, Cmd::new(l.is_running())).await?.ok();
-        cx.remember(Undo::Service {
-            host: Role::Primary,
-            was_running,
-        })?;
-        cx.remember(Undo::Restart {
-            host: Role::Primary,
-        })?;
+        super::undo::remember(
+            cx,
+            Undo::Service {
+                host: Role::Primary,
+                was_running,
+            },
+        )?;
+        super::undo::remember(
+            cx,
+            Undo::Restart {
+                host: Role::Primary,
+            },
+        )?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
         let hba = files::read(cx, Role::Primary, &l.hba_file())
             .await?
@@ -242,9 +249,7 @@ impl Step for Whitelist {
             .map(|n| crate::quote::sql_literal(n))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = cx
-            .sql(
-                Role::Primary,
+        let rows = super::sql(cx, Role::Primary,
                 &format!("SELECT name, sourcefile FROM pg_settings WHERE name IN ({list}) AND sourcefile LIKE '%postgresql.auto.conf';"),
             )
             .await?;
@@ -262,6 +267,14 @@ impl Step for Whitelist {
             cx.note(Some(Role::Primary), tr!("note.settings_not_effective"));
         }
         Ok(())
+    }
+
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        super::undo::revert_shared_only(cx, self.id(), record).await
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        super::undo::describe_record(record)
     }
 }
 

@@ -455,16 +455,13 @@ impl App {
         let Some(j) = &self.journal else {
             return vec![];
         };
-        StepId::ALL
-            .into_iter()
-            .rev()
-            .filter(|s| *s >= id && *s != StepId::Hosts)
+        crate::engine::rollback_order(id)
             .flat_map(|s| {
                 j.record(s)
                     .undo
                     .iter()
                     .rev()
-                    .map(|u| format!("{s}: {}", crate::engine::undo::describe(u)))
+                    .map(|u| format!("{s}: {}", crate::steps::undo::describe_record(u)))
                     .collect::<Vec<_>>()
             })
             .collect()

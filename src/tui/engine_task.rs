@@ -71,13 +71,7 @@ pub fn spawn(
     events: UnboundedSender<Event>,
     replies: UnboundedSender<Reply>,
 ) -> color_eyre::Result<EngineHandle> {
-    let engine = Engine::new(
-        setup,
-        password,
-        Events::new(events),
-        state_dir,
-        crate::steps::all(),
-    )?;
+    let engine = crate::steps::engine(setup, password, Events::new(events), state_dir)?;
     let control = engine.control();
     let journal = engine.journal();
     let (tx, rx) = unbounded_channel();

@@ -12,9 +12,10 @@ use super::app::{Action, App, Busy, Effect, Modal, Screen};
 use super::engine_task::{Command, Preview, Reply};
 use super::form::{Field, Form};
 use super::theme::Theme;
-use crate::engine::{Event, Journal, Role, StepId, StepState, Undo, VerifyReport};
+use crate::engine::{Event, Journal, Role, StepId, StepState, VerifyReport};
 use crate::remote::Stream;
 use crate::secret::Secret;
+use crate::steps::undo::Undo;
 
 fn key(app: &mut App, code: KeyCode) {
     app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
@@ -409,13 +410,16 @@ fn rollback_says_what_it_undoes_and_asks() {
     let mut app = started();
     let mut j = Journal::new("root@10.0.1.10:22", "root@10.0.1.11:22");
     j.entry(StepId::Whitelist).state = StepState::Done;
-    j.entry(StepId::Whitelist).undo.push(Undo::RestoreFile {
-        host: Role::Primary,
-        path: "/etc/postgresql/15/main/pg_hba.conf".into(),
-        backup: "/etc/postgresql/15/main/pg_hba.conf.pgrepl".into(),
-        sha256: "00".into(),
-        written: String::new(),
-    });
+    j.entry(StepId::Whitelist).undo.push(
+        Undo::RestoreFile {
+            host: Role::Primary,
+            path: "/etc/postgresql/15/main/pg_hba.conf".into(),
+            backup: "/etc/postgresql/15/main/pg_hba.conf.pgrepl".into(),
+            sha256: "00".into(),
+            written: String::new(),
+        }
+        .record(),
+    );
     app.update(Action::Reply(Reply::Journal(j)));
     app.selected = StepId::Whitelist.index();
     key(&mut app, KeyCode::Char('u'));
