@@ -103,16 +103,8 @@ fn parse_step(s: &str) -> Result<StepId, String> {
     s.parse()
 }
 
-pub fn state_dir(cli: &Cli) -> PathBuf {
-    cli.state_dir.clone().unwrap_or_else(|| {
-        directories::ProjectDirs::from("", "", "pgrepl")
-            .map(|d| {
-                d.state_dir()
-                    .unwrap_or_else(|| d.data_local_dir())
-                    .to_path_buf()
-            })
-            .unwrap_or_else(|| std::env::temp_dir().join("pgrepl"))
-    })
+fn state_dir(cli: &Cli) -> PathBuf {
+    crate::config::state_dir(cli.state_dir.as_deref())
 }
 
 pub fn load_setup(path: &Path) -> Result<Setup> {
@@ -120,27 +112,8 @@ pub fn load_setup(path: &Path) -> Result<Setup> {
     config.validate().map_err(|e| eyre!("{e}"))
 }
 
-/// The replication password: a file given on the command line, else the environment.
-pub fn password(cli: &Cli) -> Result<Option<Secret>> {
-    if let Some(f) = &cli.replica_password_file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
-        let pw = text.trim_end_matches(['\n', '\r']).to_string();
-        if let Some(problem) = crate::config::password_problem(&pw) {
-            bail!(problem);
-        }
-        return Ok(Some(Secret::new(pw)));
-    }
-    match std::env::var("PGREPL_REPLICA_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
-        Some(pw) => match crate::config::password_problem(&pw) {
-            Some(problem) => bail!(problem),
-            None => Ok(Some(Secret::new(pw))),
-        },
-        None => Ok(None),
-    }
+fn password(cli: &Cli) -> Result<Option<Secret>> {
+    crate::config::replica_password(cli.replica_password_file.as_deref())
 }
 
 /// Prints events as they come and appends them to the transcript; `printed` counts them.
@@ -198,7 +171,7 @@ impl Session {
     /// Waits until everything the engine reported is on the screen, so a question comes
     /// after the output it is about.
     async fn settle(&self) {
-        let sent = self.engine.cx.events.sent();
+        let sent = self.engine.events_sent();
         while self.printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
@@ -305,12 +278,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
                 {
                     // No question for a step the hosts show as done: it will be skipped.
-                    let ask_first = !yes && {
-                        s.engine.cx.events.mute(true);
-                        let done = s.engine.inspect(id).await.unwrap_or(false);
-                        s.engine.cx.events.mute(false);
-                        !done
-                    };
+                    let ask_first = !yes && !s.engine.inspect_quietly(id).await;
                     if ask_first {
                         s.settle().await;
                         let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
@@ -392,10 +360,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             // goes into it, so scripts reading --json get JSON either way.
             let report = match s.engine.run_step(StepId::Hosts).await {
                 Err(e) => Err(e),
-                Ok(_) => {
-                    s.engine.cx.step = StepId::Verify;
-                    crate::steps::verify_report(&s.engine.cx).await
-                }
+                Ok(_) => crate::steps::verify_report(s.engine.cx_for(StepId::Verify)).await,
             };
             s.finish().await;
             let report = report.unwrap_or_else(|e| crate::engine::VerifyReport {
@@ -467,7 +432,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 cli.config.clone()
             };
-            crate::wizard::run(&cli, path).await
+            crate::wizard::run(crate::wizard::Start {
+                config: path,
+                state_dir: state_dir(&cli),
+                password: password(&cli)?,
+            })
+            .await
         }
     }
 }

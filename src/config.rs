@@ -398,6 +398,45 @@ fn is_plain_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
 }
 
+/// Where the journal and transcripts go: the given directory, else the user's state
+/// directory (`~/.local/state/pgrepl`).
+pub fn state_dir(given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        directories::ProjectDirs::from("", "", "pgrepl")
+            .map(|d| {
+                d.state_dir()
+                    .unwrap_or_else(|| d.data_local_dir())
+                    .to_path_buf()
+            })
+            .unwrap_or_else(|| std::env::temp_dir().join("pgrepl"))
+    })
+}
+
+/// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.
+pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<crate::secret::Secret>> {
+    use crate::secret::Secret;
+    use color_eyre::eyre::{bail, eyre};
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
+        let pw = text.trim_end_matches(['\n', '\r']).to_string();
+        if let Some(problem) = password_problem(&pw) {
+            bail!(problem);
+        }
+        return Ok(Some(Secret::new(pw)));
+    }
+    match std::env::var("PGREPL_REPLICA_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        Some(pw) => match password_problem(&pw) {
+            Some(problem) => bail!(problem),
+            None => Ok(Some(Secret::new(pw))),
+        },
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

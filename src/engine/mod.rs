@@ -72,7 +72,7 @@ pub fn rollback_order(to: StepId) -> impl Iterator<Item = StepId> {
 }
 
 pub struct Engine {
-    pub cx: Cx,
+    cx: Cx,
     steps: Vec<Box<dyn Step>>,
 }
 
@@ -112,6 +112,39 @@ impl Engine {
             });
         }
         Ok(Engine { cx, steps })
+    }
+
+    /// How many events the engine has sent (a printer waits until it has shown them all).
+    pub fn events_sent(&self) -> u64 {
+        self.cx.events.sent()
+    }
+
+    /// The context as step `id` sees it, to read from (e.g. a verification report).
+    pub fn cx_for(&mut self, id: StepId) -> &Cx {
+        self.cx.step = id;
+        &self.cx
+    }
+
+    /// The user chose another allowed network after seeing the standby's addresses.
+    pub fn set_allowed_cidr(&mut self, net: ipnet::IpNet) {
+        self.cx.setup.allowed_cidr = net;
+    }
+
+    /// The standby's global addresses as `hosts` found them (`10.0.1.5/24`).
+    pub fn standby_addresses(&self) -> Vec<String> {
+        self.cx
+            .facts
+            .get(Role::Standby.index())
+            .map(|f| f.addresses.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether step `id` is done on the hosts, asked without a word on the panes.
+    pub async fn inspect_quietly(&mut self, id: StepId) -> bool {
+        self.cx.events.mute(true);
+        let done = self.inspect(id).await.unwrap_or(false);
+        self.cx.events.mute(false);
+        done
     }
 
     pub fn control(&self) -> Arc<Control> {

@@ -149,7 +149,7 @@ async fn serve(
                 };
                 send(Reply::RolledBack { to, errors });
             }
-            Command::SetCidr(net) => engine.cx.setup.allowed_cidr = net,
+            Command::SetCidr(net) => engine.set_allowed_cidr(net),
             Command::Shutdown => break,
         }
         send(Reply::Journal(engine.journal()));
@@ -160,12 +160,7 @@ async fn serve(
 
 fn connected(engine: &Engine) -> Reply {
     Reply::Connected {
-        standby_addresses: engine
-            .cx
-            .facts
-            .get(Role::Standby.index())
-            .map(|f| f.addresses.clone())
-            .unwrap_or_default(),
+        standby_addresses: engine.standby_addresses(),
     }
 }
 

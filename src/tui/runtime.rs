@@ -20,7 +20,6 @@ use super::app::{Action, App, Effect, Modal};
 use super::engine_task::{self, Command, EngineHandle, Reply};
 use super::form::Form;
 use super::theme::Theme;
-use crate::cli::Cli;
 use crate::config::Config;
 use crate::engine::{setup_id, Event};
 use crate::report::Transcript;
@@ -32,9 +31,12 @@ const BATCH: usize = 2000;
 /// How long quitting waits for the engine to stop and close its connections.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-pub async fn run(cli: &Cli, config: Option<PathBuf>) -> Result<i32> {
-    let state_dir = crate::cli::state_dir(cli);
-    let preset = crate::cli::password(cli)?;
+pub async fn run(start: crate::wizard::Start) -> Result<i32> {
+    let crate::wizard::Start {
+        config,
+        state_dir,
+        password: preset,
+    } = start;
     let (loaded, problem) = match &config {
         Some(p) => match Config::load(p) {
             Ok(c) => (Some(c), None),
