@@ -222,7 +222,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             for id in StepId::ALL.into_iter().skip(1) {
                 let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                 println!("\n== {id}: {}\n   {}", d.what, d.why);
-                match s.engine.preview(id) {
+                match s.engine.preview(id).await {
                     Ok(cmds) => {
                         for (host, command) in cmds {
                             for l in report::lines(&Event::Planned {
@@ -283,7 +283,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         s.settle().await;
                         let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
                         println!("\n== {id}: {}\n   {}", d.what, d.why);
-                        for (host, cmd) in s.engine.preview(id).unwrap_or_default() {
+                        for (host, cmd) in s.engine.preview(id).await.unwrap_or_default() {
                             for l in report::lines(&Event::Planned {
                                 step: id,
                                 host,

@@ -41,4 +41,6 @@ async fn large_outputs_arrive_whole() {
             "round {round}: output cut short"
         );
     }
+    drop(host);
+    pgrepl::remote::shutdown();
 }

@@ -27,6 +27,12 @@ pub struct Cmd<'a> {
     pub shown_input: Option<String>,
     /// Turns output lines into progress events, for a gauge.
     pub progress: Option<ProgressParser>,
+    /// Shown after the command: what it changes, in words the reader can check (a
+    /// file's added and removed lines).
+    pub shown_changes: Option<String>,
+    /// Only looks at the host. A dry run executes these (and only these) for real; every
+    /// other command is recorded instead, so an unmarked command can never run in one.
+    pub read_only: bool,
 }
 
 impl<'a> Cmd<'a> {
@@ -38,7 +44,26 @@ impl<'a> Cmd<'a> {
             quiet: false,
             shown_input: None,
             progress: None,
+            read_only: false,
+            shown_changes: None,
         }
+    }
+
+    /// Shows `changes` below the command.
+    pub fn changes(mut self, changes: String) -> Self {
+        self.shown_changes = Some(changes);
+        self
+    }
+
+    /// A command that only looks at the host.
+    pub fn read(script: impl Into<String>) -> Cmd<'a> {
+        Cmd::new(script).reads()
+    }
+
+    /// Marks the command as one that only looks (see [`Cmd::read_only`]).
+    pub fn reads(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// A script fed `sql` on stdin, shown to the user.
@@ -50,6 +75,8 @@ impl<'a> Cmd<'a> {
             quiet: false,
             shown_input: None,
             progress: None,
+            read_only: false,
+            shown_changes: None,
         }
     }
 
@@ -81,6 +108,14 @@ impl<'a> Cmd<'a> {
     }
 
     pub fn display(&self) -> String {
+        let shown = self.display_command();
+        match &self.shown_changes {
+            Some(c) => format!("{shown}\n{}", c.trim_end()),
+            None => shown,
+        }
+    }
+
+    fn display_command(&self) -> String {
         match &self.input {
             Input::None => self.script.clone(),
             Input::Text(_) if self.shown_input.is_some() => {
@@ -103,6 +138,9 @@ impl<'a> Cmd<'a> {
     }
 }
 
+/// The commands a dry run would have sent, per host, in order.
+pub type Recording = Arc<Mutex<Vec<(Role, String)>>>;
+
 pub struct Cx {
     pub setup: Setup,
     pub password: Option<Secret>,
@@ -116,9 +154,42 @@ pub struct Cx {
     pub version: Option<PgVersion>,
     /// What fixes a failed command, read from its error output (the steps know).
     pub hints: fn(&str) -> Option<String>,
+    /// A dry run: commands that change a host are recorded here instead of run.
+    pub dry: Option<Recording>,
 }
 
 impl Cx {
+    /// A copy for a dry run of one step: the same hosts and facts, silent, never paused,
+    /// recording every command that would change a host instead of running it.
+    pub fn dry_copy(&self) -> Cx {
+        Cx {
+            setup: self.setup.clone(),
+            password: self.password.clone(),
+            step: self.step,
+            events: Events::none(),
+            control: Arc::new(Control::default()),
+            journal: self.journal.clone(),
+            hosts: self.hosts.clone(),
+            facts: self.facts.clone(),
+            layouts: self.layouts.clone(),
+            version: self.version,
+            hints: self.hints,
+            dry: Some(Arc::default()),
+        }
+    }
+
+    pub fn is_dry(&self) -> bool {
+        self.dry.is_some()
+    }
+
+    /// What a dry run recorded, in order.
+    pub fn recorded(&self) -> Vec<(Role, String)> {
+        self.dry
+            .as_ref()
+            .and_then(|d| d.lock().ok().map(|v| v.clone()))
+            .unwrap_or_default()
+    }
+
     pub fn host(&self, r: Role) -> StepResult<&Host> {
         self.hosts
             .get(r.index())
@@ -154,6 +225,21 @@ impl Cx {
 
     /// Runs a command and returns how it ended, whatever its exit status.
     pub async fn run(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
+        if let Some(record) = &self.dry {
+            if !cmd.read_only {
+                if let Ok(mut v) = record.lock() {
+                    v.push((r, cmd.display()));
+                }
+                return Ok(Finished::default());
+            }
+            // A plan for hosts not reached (or not yet set up) reads as "nothing there".
+            if self.hosts.get(r.index()).is_none() {
+                return Ok(Finished {
+                    status: 1,
+                    ..Finished::default()
+                });
+            }
+        }
         let events = &self.events;
         if self
             .control
@@ -171,6 +257,7 @@ impl Cx {
             step,
             host: r,
             command: cmd.display(),
+            read_only: cmd.read_only,
         });
         let started = Instant::now();
         let events = self.events.clone();
@@ -239,6 +326,13 @@ impl Cx {
         if done.ok() {
             return Ok(done);
         }
+        // In a dry run a failed read means "not there yet" (an earlier step has not run).
+        if self.is_dry() {
+            return Ok(Finished {
+                stdout: String::new(),
+                ..done
+            });
+        }
         let tail: Vec<&str> = done.stderr.lines().rev().take(6).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         let tail = tail.join("\n");
@@ -250,6 +344,9 @@ impl Cx {
     /// Runs a command that changes the host and must succeed; how it ended goes into the
     /// journal right after (its undo was recorded before, with [`Cx::remember`]).
     pub async fn change(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
+        if self.is_dry() {
+            return self.must(r, cmd).await;
+        }
         let command: String = cmd
             .script
             .lines()
@@ -280,6 +377,9 @@ impl Cx {
 
     /// Records how to undo a change before making it (write-ahead), once.
     pub fn remember(&self, undo: UndoRecord) -> StepResult<()> {
+        if self.is_dry() {
+            return Ok(());
+        }
         let mut j = self
             .journal
             .lock()
@@ -346,6 +446,7 @@ mod control_tests {
             layouts: vec![],
             version: None,
             hints: |_| None,
+            dry: None,
         };
         (cx, rx)
     }

@@ -25,6 +25,8 @@ pub enum Event {
         step: StepId,
         host: Role,
         command: String,
+        /// Only looks (a dry run executes it too); the others change the host.
+        read_only: bool,
     },
     Line {
         step: StepId,

@@ -47,8 +47,12 @@ pub trait Step: Send + Sync {
         }
     }
 
-    /// The commands `apply` would run, per host, given what `hosts` found.
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>>;
+    /// The commands shown before the step runs, for a step whose apply cannot be dry-run
+    /// (`hosts`, which connects). `None`: the engine dry-runs `apply` instead, so what is
+    /// shown is what runs.
+    fn preview(&self, _cx: &Cx) -> Option<StepResult<Vec<(Role, String)>>> {
+        None
+    }
 
     /// True when the hosts already look the way this step would leave them.
     async fn check(&self, cx: &Cx) -> StepResult<bool>;
@@ -104,6 +108,7 @@ impl Engine {
             layouts: vec![],
             version: None,
             hints,
+            dry: None,
         };
         for id in cut {
             cx.events.send(Event::State {
@@ -196,9 +201,27 @@ impl Engine {
         Ok(self.step(id)?.describe())
     }
 
-    pub fn preview(&mut self, id: StepId) -> StepResult<Vec<(Role, String)>> {
+    /// The commands that running `id` now would send to change the hosts, in order: its
+    /// `apply` run against a copy of the context that records those commands instead of
+    /// running them (commands that only look run for real). Empty when the hosts show the
+    /// step done, since running it would then change nothing.
+    pub async fn preview(&mut self, id: StepId) -> StepResult<Vec<(Role, String)>> {
         self.cx.step = id;
-        self.step(id)?.preview(&self.cx)
+        let step = self.step(id)?;
+        if let Some(shown) = step.preview(&self.cx) {
+            return shown;
+        }
+        if id != StepId::Verify && self.connected() {
+            self.cx.events.mute(true);
+            let done = step.check(&self.cx).await;
+            self.cx.events.mute(false);
+            if done.unwrap_or(false) {
+                return Ok(vec![]);
+            }
+        }
+        let mut dry = self.cx.dry_copy();
+        step.apply(&mut dry).await?;
+        Ok(dry.recorded())
     }
 
     /// Looks at the hosts without changing anything: is `id` done? For showing the true

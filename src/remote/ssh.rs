@@ -26,6 +26,42 @@ pub struct SshOptions {
     pub connect_timeout: Option<Duration>,
 }
 
+impl SshOptions {
+    /// The master connection's `ssh` command line, as [`SshRemote::connect`] starts it
+    /// (less its private control-socket and log paths): what the `hosts` step shows.
+    pub fn master_command(&self) -> String {
+        use crate::quote::sh;
+        let mut c = format!(
+            "ssh -M -f -N -o ControlPersist={IDLE_EXIT}s -o BatchMode=yes -o StrictHostKeyChecking={} -o ConnectTimeout={} -o ServerAliveInterval={} -p {} -l {}",
+            if self.accept_new_host_keys { "accept-new" } else { "yes" },
+            self.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT).as_secs(),
+            SERVER_ALIVE.as_secs(),
+            self.port,
+            sh(&self.user)
+        );
+        if let Some(k) = &self.identity_file {
+            c.push_str(&format!(
+                " -o IdentitiesOnly=yes -i {}",
+                sh(&k.to_string_lossy())
+            ));
+        }
+        if let Some(f) = &self.config_file {
+            c.push_str(&format!(" -F {}", sh(&f.to_string_lossy())));
+        }
+        if let Some(k) = &self.known_hosts_file {
+            c.push_str(&format!(
+                " -o UserKnownHostsFile={}",
+                sh(&k.to_string_lossy())
+            ));
+        }
+        c.push(' ');
+        c.push_str(&sh(&self.host));
+        c
+    }
+}
+
+const SERVER_ALIVE: Duration = Duration::from_secs(15);
+
 pub struct SshRemote {
     session: Arc<Session>,
 }
@@ -46,7 +82,7 @@ impl SshRemote {
                 KnownHosts::Strict
             })
             .connect_timeout(opts.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT))
-            .server_alive_interval(Duration::from_secs(15))
+            .server_alive_interval(SERVER_ALIVE)
             .control_persist(ControlPersist::IdleFor(
                 NonZeroUsize::new(IDLE_EXIT).unwrap_or(NonZeroUsize::MIN),
             ))

@@ -218,56 +218,6 @@ impl Step for BaseBackup {
         StepId::BaseBackup
     }
 
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let l = cx.layout(Role::Standby)?;
-        let p = paths(cx, l);
-        let addr = primary_address(cx)?;
-        let mut out = vec![
-            (
-                Role::Standby,
-                format!(
-                    "umask 077; cat > {}  # {addr}:{}:*:{}:{MASK}",
-                    p.passfile, cx.setup.pg_port, cx.setup.replication_user
-                ),
-            ),
-            (Role::Standby, l.stop()),
-            (Role::Standby, move_aside_script(&p)),
-            (Role::Standby, basebackup_script(cx, l, &p, &addr)),
-        ];
-        let info = conninfo(cx, l, &p, &addr, None);
-        let mut settings = standby_settings(&HashMap::new());
-        if l.version.uses_standby_signal() {
-            settings.push(format!("primary_conninfo = {}", conf_value(&info)));
-            out.push((
-                Role::Standby,
-                format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings)),
-            ));
-            out.push((
-                Role::Standby,
-                format!("touch {}/standby.signal", sh(&p.data)),
-            ));
-        } else {
-            out.push((
-                Role::Standby,
-                format!("# {}\n{}", l.conf_file(), block::render(TAG, &settings)),
-            ));
-            out.push((
-                Role::Standby,
-                format!("# {}/recovery.conf\n{}", p.data, recovery_conf(&info)),
-            ));
-        }
-        out.push((
-            Role::Standby,
-            format!(
-                "chown -R postgres:postgres {d} && chmod 700 {d}",
-                d = sh(&p.data)
-            ),
-        ));
-        out.push((Role::Standby, start_script(l, &p)));
-        out.extend(l.enable().map(|e| (Role::Standby, e)));
-        Ok(out)
-    }
-
     /// Done when the standby is in recovery and configured to follow this primary. Whether
     /// a walreceiver is connected at this instant is not asked: right after the primary
     /// restarts it is briefly not, and that must not cost a new base backup.
@@ -281,7 +231,7 @@ impl Step for BaseBackup {
         let done = cx
             .run(
                 Role::Standby,
-                Cmd::new(format!("{in_recovery} && {follows}")),
+                Cmd::read(format!("{in_recovery} && {follows}")),
             )
             .await?;
         Ok(done.ok())
@@ -295,7 +245,7 @@ impl Step for BaseBackup {
         // A copy of ours, fully configured, that is merely not running (stopped, or its start
         // failed last time) is started rather than copied again.
         let ready = format!("[ -e {} ] && {}", sh(&p.marker), follows_script(&l, &addr));
-        if cx.run(Role::Standby, Cmd::new(ready)).await?.ok() {
+        if cx.run(Role::Standby, Cmd::read(ready)).await?.ok() {
             cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
                 .await?;
             return Ok(());
@@ -305,7 +255,7 @@ impl Step for BaseBackup {
         // The password file, readable by postgres only, written through stdin.
         let pf = sh(&p.passfile);
         let existed = cx
-            .run(Role::Standby, Cmd::new(format!("[ -e {pf} ]")))
+            .run(Role::Standby, Cmd::read(format!("[ -e {pf} ]")))
             .await?
             .ok();
         if !existed {
@@ -333,7 +283,7 @@ impl Step for BaseBackup {
         )
         .await?;
 
-        let was_running = cx.run(Role::Standby, Cmd::new(l.is_running())).await?.ok();
+        let was_running = cx.run(Role::Standby, Cmd::read(l.is_running())).await?.ok();
         remember(
             cx,
             Undo::Service {
@@ -343,7 +293,7 @@ impl Step for BaseBackup {
         )?;
         cx.change(Role::Standby, Cmd::new(l.stop())).await?;
         let had_original = cx
-            .run(Role::Standby, Cmd::new(had_original_script(&p)))
+            .run(Role::Standby, Cmd::read(had_original_script(&p)))
             .await?
             .ok();
         remember(

@@ -25,9 +25,14 @@ pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
             Cmd::new(format!(
                 "if [ -e {p} ]; then echo {PRESENT}; base64 < {p} || exit 1; echo {END}; else echo {ABSENT}; fi"
             ))
-            .quiet(),
+            .quiet()
+            .reads(),
         )
         .await?;
+    // A dry run for a host not reached yet: no file to show.
+    if cx.is_dry() && !done.ok() {
+        return Ok(None);
+    }
     parse_read(&done.stdout)
         .map_err(|problem| StepError::new(tr!("error.read_file", path = path, problem = problem)))
 }
@@ -89,6 +94,8 @@ pub async fn write(
     }
     let backup = backup_path(cx, path);
     match current {
+        // A dry run records no undo, so it needs no checksum.
+        _ if cx.is_dry() => {}
         Some(_) => {
             // The original's checksum: from the backup if an earlier run already made one.
             let (p, b) = (sh(path), sh(&backup));
@@ -98,6 +105,7 @@ pub async fn write(
                     Cmd::new(format!(
                         "if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi"
                     ))
+                    .reads()
                     .quiet(),
                 )
                 .await?;
@@ -132,10 +140,37 @@ pub async fn write(
     }
     cx.change(
         r,
-        Cmd::new(write_script(path, &backup_path(cx, path), owner, mode)).stdin(new),
+        Cmd::new(write_script(path, &backup_path(cx, path), owner, mode))
+            .stdin(new)
+            .changes(diff_lines(current.as_deref().unwrap_or(""), new)),
     )
     .await?;
     Ok(true)
+}
+
+/// The lines `new` adds to `old` (`+ `) and takes away (`- `), in file order: what a
+/// reader checks before agreeing to a write. Unchanged lines are left out.
+pub fn diff_lines(old: &str, new: &str) -> String {
+    fn minus<'a>(a: &'a str, b: &str) -> Vec<&'a str> {
+        let mut left: Vec<&str> = b.lines().collect();
+        a.lines()
+            .filter(|l| match left.iter().position(|x| x == l) {
+                Some(i) => {
+                    left.remove(i);
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
+    let mut out = String::new();
+    for l in minus(old, new) {
+        out.push_str(&format!("- {l}\n"));
+    }
+    for l in minus(new, old) {
+        out.push_str(&format!("+ {l}\n"));
+    }
+    out
 }
 
 /// Restores `path` from `backup` and checks the checksum. Edits made after pgrepl wrote the

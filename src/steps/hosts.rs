@@ -13,12 +13,25 @@ pub struct Hosts;
 
 const PRIVILEGE_CHECK: &str = "id -u; if sudo -n true >/dev/null 2>&1; then echo sudo-ok; fi";
 
-fn ssh_line(cx: &Cx, r: Role) -> String {
-    let t = match r {
-        Role::Primary => &cx.setup.primary,
-        Role::Standby => &cx.setup.standby,
-    };
-    format!("ssh -p {} {}@{}", t.port, t.user, t.host)
+/// How each host is reached, from the setup.
+fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
+    [&cx.setup.primary, &cx.setup.standby]
+        .into_iter()
+        .map(|t| SshOptions {
+            host: t.host.clone(),
+            user: t.user.clone(),
+            port: t.port,
+            identity_file: t.identity_file.clone(),
+            known_hosts_file: cx.setup.ssh.known_hosts_file.clone(),
+            config_file: cx.setup.ssh.config_file.clone(),
+            accept_new_host_keys: cx.setup.ssh.accept_new_host_keys,
+            connect_timeout: cx
+                .setup
+                .ssh
+                .connect_timeout_secs
+                .map(std::time::Duration::from_secs),
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -27,17 +40,20 @@ impl Step for Hosts {
         StepId::Hosts
     }
 
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        Ok(Role::BOTH
+    /// `hosts` connects, so it cannot be dry-run: it shows the master connection each
+    /// host gets (options included), then what it runs there (both only look).
+    fn preview(&self, cx: &Cx) -> Option<StepResult<Vec<(Role, String)>>> {
+        let options = ssh_options(cx);
+        Some(Ok(Role::BOTH
             .into_iter()
             .flat_map(|r| {
                 [
-                    (r, ssh_line(cx, r)),
+                    (r, options[r.index()].master_command()),
                     (r, PRIVILEGE_CHECK.to_string()),
                     (r, probe_script().to_string()),
                 ]
             })
-            .collect())
+            .collect()))
     }
 
     async fn check(&self, _cx: &Cx) -> StepResult<bool> {
@@ -45,28 +61,13 @@ impl Step for Hosts {
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
-        let options: Vec<SshOptions> = [&cx.setup.primary, &cx.setup.standby]
-            .into_iter()
-            .map(|t| SshOptions {
-                host: t.host.clone(),
-                user: t.user.clone(),
-                port: t.port,
-                identity_file: t.identity_file.clone(),
-                known_hosts_file: cx.setup.ssh.known_hosts_file.clone(),
-                config_file: cx.setup.ssh.config_file.clone(),
-                accept_new_host_keys: cx.setup.ssh.accept_new_host_keys,
-                connect_timeout: cx
-                    .setup
-                    .ssh
-                    .connect_timeout_secs
-                    .map(std::time::Duration::from_secs),
-            })
-            .collect();
+        let options = ssh_options(cx);
         for r in Role::BOTH {
             cx.events.send(Event::CommandStarted {
                 step: StepId::Hosts,
                 host: r,
-                command: ssh_line(cx, r),
+                command: options[r.index()].master_command(),
+                read_only: true,
             });
         }
         // Both connections at once: each costs a TCP + SSH handshake.
@@ -121,8 +122,8 @@ impl Step for Hosts {
         }
         cx.hosts = hosts;
         let (p, s) = tokio::join!(
-            cx.must(Role::Primary, Cmd::new(probe_script()).quiet()),
-            cx.must(Role::Standby, Cmd::new(probe_script()).quiet())
+            cx.must(Role::Primary, Cmd::read(probe_script()).quiet()),
+            cx.must(Role::Standby, Cmd::read(probe_script()).quiet())
         );
         let facts = vec![HostFacts::parse(&p?.stdout), HostFacts::parse(&s?.stdout)];
         if facts[0].hostname == facts[1].hostname

@@ -47,25 +47,15 @@ impl Step for Install {
         StepId::Install
     }
 
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let mut out = vec![];
-        for r in Role::BOTH {
-            for s in scripts(cx.layout(r)?, r) {
-                out.push((r, s));
-            }
-        }
-        Ok(out)
-    }
-
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let (p, s) = tokio::join!(
             cx.run(
                 Role::Primary,
-                Cmd::new(done_check(cx.layout(Role::Primary)?, Role::Primary))
+                Cmd::read(done_check(cx.layout(Role::Primary)?, Role::Primary))
             ),
             cx.run(
                 Role::Standby,
-                Cmd::new(done_check(cx.layout(Role::Standby)?, Role::Standby))
+                Cmd::read(done_check(cx.layout(Role::Standby)?, Role::Standby))
             )
         );
         Ok(p?.ok() && s?.ok())
@@ -74,7 +64,7 @@ impl Step for Install {
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let primary = cx.layout(Role::Primary)?;
         let was_running = cx
-            .run(Role::Primary, Cmd::new(primary.is_running()))
+            .run(Role::Primary, Cmd::read(primary.is_running()))
             .await?
             .ok();
         if !was_running {

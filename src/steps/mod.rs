@@ -75,6 +75,11 @@ pub fn application_name(cx: &Cx) -> String {
 
 /// The password the step needs; a clear error when there is none.
 pub fn password(cx: &Cx) -> StepResult<&crate::secret::Secret> {
+    // A dry run (a plan) may have no password yet: it never shows one anyway.
+    static STAND_IN: std::sync::OnceLock<crate::secret::Secret> = std::sync::OnceLock::new();
+    if cx.password.is_none() && cx.is_dry() {
+        return Ok(STAND_IN.get_or_init(|| crate::secret::Secret::new(crate::secret::MASK)));
+    }
     let p = cx
         .password
         .as_ref()
@@ -140,11 +145,19 @@ pub fn engine(
     crate::engine::Engine::new(setup, password, events, state_dir, all(), hint_for)
 }
 
-/// Runs SQL as the superuser on the host's cluster; returns rows split on `|`.
+/// Runs a query (it only looks) as the superuser on the host's cluster; returns rows
+/// split on `|`.
 pub async fn sql(cx: &Cx, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
     let psql = cx.layout(r)?.psql();
-    let done = cx.must(r, Cmd::sql(psql, sql)).await?;
+    let done = cx.must(r, Cmd::sql(psql, sql).reads()).await?;
     Ok(rows(&done.stdout))
+}
+
+/// Runs SQL that writes (a dry run records it instead).
+pub async fn sql_write(cx: &Cx, r: Role, sql: &str) -> StepResult<()> {
+    let psql = cx.layout(r)?.psql();
+    cx.must(r, Cmd::sql(psql, sql)).await?;
+    Ok(())
 }
 
 /// psql's unaligned output (`-At`) as rows of fields.

@@ -1,5 +1,7 @@
-//! The exact commands each step shows and runs, per platform, pinned by snapshots: the lab
-//! runs Debian without systemd; these cover the other layouts the lab cannot host.
+//! The exact commands each step runs on fresh hosts, per platform, pinned by snapshots: a
+//! dry run of each step's own apply (as `pgrepl plan` shows it) against hosts not reached,
+//! which read as "nothing there yet". The lab runs Debian without systemd; these cover
+//! the other layouts the lab cannot host.
 
 #[cfg(test)]
 mod tests {
@@ -42,14 +44,18 @@ mod tests {
             layouts,
             version: Some(v),
             hints: super::super::hint_for,
+            dry: None,
         }
     }
 
-    fn plan(cx: &Cx) -> String {
+    async fn plan(cx: &Cx) -> String {
         let mut out = String::new();
         for step in crate::steps::all().iter().skip(1) {
             out.push_str(&format!("== {}\n", step.id()));
-            for (host, cmd) in step.preview(cx).unwrap() {
+            let mut dry = cx.dry_copy();
+            dry.step = step.id();
+            step.apply(&mut dry).await.unwrap();
+            for (host, cmd) in dry.recorded() {
                 let tag = match host {
                     Role::Primary => "[primary]",
                     Role::Standby => "[standby]",
@@ -62,27 +68,27 @@ mod tests {
         out
     }
 
-    #[test]
-    fn debian_12_pg_15_without_systemd() {
+    #[tokio::test]
+    async fn debian_12_pg_15_without_systemd() {
         let cx = cx("os_id=debian\nos_version=12\nsystemd=no\npkg=apt-get", "15");
-        insta::assert_snapshot!(plan(&cx));
+        insta::assert_snapshot!(plan(&cx).await);
     }
 
-    #[test]
-    fn ubuntu_22_04_pg_14_with_systemd() {
+    #[tokio::test]
+    async fn ubuntu_22_04_pg_14_with_systemd() {
         let cx = cx(
             "os_id=ubuntu\nos_like=debian\nos_version=22.04\nsystemd=yes\npkg=apt-get",
             "14",
         );
-        insta::assert_snapshot!(plan(&cx));
+        insta::assert_snapshot!(plan(&cx).await);
     }
 
-    #[test]
-    fn the_tutorial_centos_7_pg_9_5() {
+    #[tokio::test]
+    async fn the_tutorial_centos_7_pg_9_5() {
         let cx = cx(
             "os_id=centos\nos_like=rhel fedora\nos_version=7\nsystemd=yes\npkg=yum",
             "9.5",
         );
-        insta::assert_snapshot!(plan(&cx));
+        insta::assert_snapshot!(plan(&cx).await);
     }
 }

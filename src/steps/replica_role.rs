@@ -24,7 +24,9 @@ async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
         sql_literal(role)
     );
     let psql = cx.layout(Role::Primary)?.psql();
-    let done = cx.must(Role::Primary, Cmd::sql(psql, &sql).quiet()).await?;
+    let done = cx
+        .must(Role::Primary, Cmd::sql(psql, &sql).quiet().reads())
+        .await?;
     Ok(super::rows(&done.stdout).first().map(|r| Existing {
         login: r.first().map(|v| v == "t").unwrap_or(false),
         replication: r.get(1).map(|v| v == "t").unwrap_or(false),
@@ -69,12 +71,6 @@ pub fn role_restore_sql(
 impl Step for ReplicaRole {
     fn id(&self) -> StepId {
         StepId::ReplicaRole
-    }
-
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let psql = cx.layout(Role::Primary)?.psql();
-        let shown = statement("CREATE", &cx.setup.replication_user, MASK);
-        Ok(vec![(Role::Primary, Cmd::sql(psql, &shown).display())])
     }
 
     async fn check(&self, cx: &Cx) -> StepResult<bool> {

@@ -75,7 +75,7 @@ fn replication_sql(cx: &Cx) -> StepResult<String> {
 }
 
 /// Polls until `probe` says yes or `limit` passes; readiness, not a fixed sleep.
-async fn poll<F, Fut>(limit: Duration, mut probe: F) -> StepResult<bool>
+async fn poll<F, Fut>(cx: &Cx, limit: Duration, mut probe: F) -> StepResult<bool>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = StepResult<bool>>,
@@ -84,6 +84,10 @@ where
     let mut pause = Duration::from_millis(20);
     loop {
         if probe().await? {
+            return Ok(true);
+        }
+        // A dry run asks once: what it waits for was never written.
+        if cx.is_dry() {
             return Ok(true);
         }
         if start.elapsed() > limit {
@@ -100,36 +104,15 @@ impl Step for Verify {
         StepId::Verify
     }
 
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let (p, s) = (
-            cx.layout(Role::Primary)?.psql(),
-            cx.layout(Role::Standby)?.psql(),
-        );
-        let sql = |psql: &str, q: String| Cmd::sql(psql.to_string(), &q).display();
-        let token = "<random>";
-        Ok(vec![
-            (Role::Primary, sql(&p, replication_sql(cx)?)),
-            (Role::Primary, WALSENDER.to_string()),
-            (Role::Standby, WALRECEIVER.to_string()),
-            (
-                Role::Standby,
-                sql(&s, "SELECT pg_is_in_recovery();".to_string()),
-            ),
-            (Role::Primary, sql(&p, canary::exists())),
-            (Role::Primary, sql(&p, canary::create())),
-            (Role::Standby, sql(&s, canary::visible())),
-            (Role::Primary, sql(&p, canary::insert(token))),
-            (Role::Standby, sql(&s, canary::seen(token))),
-            (Role::Primary, sql(&p, canary::delete(token))),
-        ])
-    }
-
     async fn check(&self, _cx: &Cx) -> StepResult<bool> {
         Ok(false)
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let report = verify(cx).await?;
+        if cx.is_dry() {
+            return Ok(());
+        }
         cx.events.send(Event::Verified(report.clone()));
         if report.passed {
             cx.note(
@@ -175,6 +158,10 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         if report.replication_state.as_deref() == Some("streaming") {
             break true;
         }
+        // A dry run shows the checks once, as if they passed.
+        if cx.is_dry() {
+            break true;
+        }
         if started.elapsed() > STREAMING_WAIT {
             break false;
         }
@@ -182,8 +169,8 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         pause = (pause * 2).min(Duration::from_millis(500));
     };
     let (sender, receiver) = tokio::join!(
-        cx.run(Role::Primary, Cmd::new(WALSENDER)),
-        cx.run(Role::Standby, Cmd::new(WALRECEIVER))
+        cx.run(Role::Primary, Cmd::read(WALSENDER)),
+        cx.run(Role::Standby, Cmd::read(WALRECEIVER))
     );
     report.walsender = !sender?.stdout.trim().is_empty();
     report.walreceiver = !receiver?.stdout.trim().is_empty();
@@ -191,7 +178,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
     report.standby_in_recovery =
         rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
 
-    if streaming && report.standby_in_recovery {
+    if cx.is_dry() || (streaming && report.standby_in_recovery) {
         let exists = super::sql(cx, Role::Primary, &canary::exists()).await?;
         if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
             super::undo::remember(
@@ -201,27 +188,37 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
                 },
             )?;
         }
-        super::sql(cx, Role::Primary, &canary::create()).await?;
+        super::sql_write(cx, Role::Primary, &canary::create()).await?;
         // Wait for the table itself to reach the standby, so the timing below measures one
         // row's trip and no query fails on a missing table.
         let standby_psql = cx.layout(Role::Standby)?.psql();
         let visible = canary::visible();
-        poll(CANARY_WAIT, || async {
+        poll(cx, CANARY_WAIT, || async {
             let done = cx
-                .run(Role::Standby, Cmd::sql(standby_psql.clone(), &visible))
+                .run(
+                    Role::Standby,
+                    Cmd::sql(standby_psql.clone(), &visible).reads(),
+                )
                 .await?;
             Ok(done.ok() && done.stdout.trim() == "t")
         })
         .await?;
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
-        let token = hex::encode(raw);
-        super::sql(cx, Role::Primary, &canary::insert(&token)).await?;
+        let token = if cx.is_dry() {
+            "<random>".to_string()
+        } else {
+            hex::encode(raw)
+        };
+        super::sql_write(cx, Role::Primary, &canary::insert(&token)).await?;
         let started = Instant::now();
         let probe = canary::seen(&token);
-        let seen = poll(CANARY_WAIT, || async {
+        let seen = poll(cx, CANARY_WAIT, || async {
             let done = cx
-                .run(Role::Standby, Cmd::sql(standby_psql.clone(), &probe))
+                .run(
+                    Role::Standby,
+                    Cmd::sql(standby_psql.clone(), &probe).reads(),
+                )
                 .await?;
             Ok(done.ok() && done.stdout.trim() == "1")
         })
@@ -229,7 +226,7 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
         if seen {
             report.canary_ms = Some(started.elapsed().as_millis() as u64);
         }
-        super::sql(cx, Role::Primary, &canary::delete(&token)).await?;
+        super::sql_write(cx, Role::Primary, &canary::delete(&token)).await?;
     }
     report.passed = streaming
         && report.walsender

@@ -140,45 +140,6 @@ impl Step for Whitelist {
         StepId::Whitelist
     }
 
-    fn preview(&self, cx: &Cx) -> StepResult<Vec<(Role, String)>> {
-        let l = cx.layout(Role::Primary)?;
-        let hba = hba_block(cx, l);
-        let conf = conf_block(l, &HashMap::new());
-        let backup = |p: &str| files::backup_path(cx, p);
-        Ok(vec![
-            (
-                Role::Primary,
-                format!("# {}\n{hba}", tr!("preview.hba_top", file = l.hba_file())),
-            ),
-            (
-                Role::Primary,
-                files::write_script(
-                    &l.hba_file(),
-                    &backup(&l.hba_file()),
-                    "postgres:postgres",
-                    "0640",
-                ),
-            ),
-            (
-                Role::Primary,
-                format!(
-                    "# {}\n{conf}",
-                    tr!("preview.conf_bottom", file = l.conf_file())
-                ),
-            ),
-            (
-                Role::Primary,
-                files::write_script(
-                    &l.conf_file(),
-                    &backup(&l.conf_file()),
-                    "postgres:postgres",
-                    "0644",
-                ),
-            ),
-            (Role::Primary, l.restart()),
-        ])
-    }
-
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let l = cx.layout(Role::Primary)?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
@@ -198,7 +159,7 @@ impl Step for Whitelist {
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         refuse_a_network_without_the_standby(cx)?;
         let l = cx.layout(Role::Primary)?.clone();
-        let was_running = cx.run(Role::Primary, Cmd::new(l.is_running())).await?.ok();
+        let was_running = cx.run(Role::Primary, Cmd::read(l.is_running())).await?.ok();
         super::undo::remember(
             cx,
             Undo::Service {

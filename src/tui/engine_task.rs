@@ -109,7 +109,7 @@ async fn serve(
                     Err(e) => (String::new(), e.message),
                 };
                 let commands = if connected {
-                    engine.preview(step).map_err(|e| e.message)
+                    engine.preview(step).await.map_err(|e| e.message)
                 } else {
                     Err(crate::tr!("error.not_connected"))
                 };

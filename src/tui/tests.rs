@@ -96,6 +96,7 @@ fn command(
             step,
             host,
             command: cmd.into(),
+            read_only: false,
         },
     );
     for (stream, text) in out {
