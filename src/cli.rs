@@ -8,7 +8,7 @@ use color_eyre::eyre::{bail, eyre, Result};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, Setup};
-use crate::engine::{Engine, Event, Events, StepId};
+use crate::engine::{Answer, Driver, Engine, Event, Events, Finish, Preview, StepId};
 use crate::lab::{self, LabOptions};
 use crate::report::{self, Transcript};
 use crate::secret::Secret;
@@ -147,6 +147,44 @@ fn ask(question: &str) -> bool {
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
+/// The headless driver of the sequencer: prints each preview and asks on the terminal,
+/// or, with `--yes`, asks nothing.
+struct Asker {
+    yes: bool,
+    printed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl Driver for Asker {
+    fn asks(&self) -> bool {
+        !self.yes
+    }
+
+    async fn confirm(&mut self, engine: &Engine, preview: Preview) -> Answer {
+        // A question comes after the output it is about.
+        let sent = engine.events_sent();
+        while self.printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let id = preview.step;
+        println!("\n== {id}: {}\n   {}", preview.what, preview.why);
+        for (host, command) in preview.commands.unwrap_or_default() {
+            for l in report::lines(&Event::Planned {
+                step: id,
+                host,
+                command,
+            }) {
+                println!("{l}");
+            }
+        }
+        if ask(&tr!("ask.run_step", step = id)) {
+            Answer::Run
+        } else {
+            Answer::Stop
+        }
+    }
+}
+
 struct Session {
     engine: Engine,
     printer: tokio::task::JoinHandle<()>,
@@ -220,9 +258,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 return Ok(1);
             }
             for id in StepId::ALL.into_iter().skip(1) {
-                let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
-                println!("\n== {id}: {}\n   {}", d.what, d.why);
-                match s.engine.preview(id).await {
+                let p = s.engine.prepare(id).await;
+                println!("\n== {id}: {}\n   {}", p.what, p.why);
+                match p.commands {
                     Ok(cmds) => {
                         for (host, command) in cmds {
                             for l in report::lines(&Event::Planned {
@@ -259,78 +297,42 @@ pub async fn run(cli: Cli) -> Result<i32> {
             // Ctrl-C aborts: the running remote command is killed and the step fails,
             // leaving a journal that retry and rollback understand.
             let control = s.engine.control();
-            let on_interrupt = control.clone();
             let interrupt = tokio::spawn(async move {
                 while tokio::signal::ctrl_c().await.is_ok() {
-                    on_interrupt.abort();
+                    control.abort();
                 }
             });
-            let mut times = vec![];
             let started = std::time::Instant::now();
-            let code = 'run: {
-                let t = std::time::Instant::now();
-                if s.engine.run_step(StepId::Hosts).await.is_err() {
-                    break 'run 1;
-                }
-                times.push((StepId::Hosts, t.elapsed()));
-                for id in StepId::ALL
-                    .into_iter()
-                    .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
-                {
-                    // No question for a step the hosts show as done: it will be skipped.
-                    let ask_first = !yes && !s.engine.inspect_quietly(id).await;
-                    if ask_first {
-                        s.settle().await;
-                        let d = s.engine.describe(id).map_err(|e| eyre!("{e}"))?;
-                        println!("\n== {id}: {}\n   {}", d.what, d.why);
-                        for (host, cmd) in s.engine.preview(id).await.unwrap_or_default() {
-                            for l in report::lines(&Event::Planned {
-                                step: id,
-                                host,
-                                command: cmd,
-                            }) {
-                                println!("{l}");
-                            }
-                        }
-                        if !ask(&tr!("ask.run_step", step = id)) {
-                            println!(
-                                "{}",
-                                tr!(
-                                    "report.stopped_before",
-                                    step = id,
-                                    config = config_arg(&cli)
-                                )
-                            );
-                            break 'run 1;
-                        }
-                    }
-                    // Ctrl-C between two steps (or at the question) stops before the next.
-                    if control.is_aborting() {
-                        eprintln!(
-                            "{}",
-                            tr!(
-                                "report.stopped_before",
-                                step = id,
-                                config = config_arg(&cli)
-                            )
-                        );
-                        break 'run 130;
-                    }
-                    let t = std::time::Instant::now();
-                    match s.engine.run_step(id).await {
-                        Ok(_) => times.push((id, t.elapsed())),
-                        Err(_) => {
-                            eprintln!(
-                                "{}",
-                                tr!("report.retry_with", step = id, config = config_arg(&cli))
-                            );
-                            break 'run 1;
-                        }
-                    }
-                }
-                0
+            let mut driver = Asker {
+                yes: *yes,
+                printed: s.printed.clone(),
             };
+            let finish = s.engine.apply(from, to, &mut driver).await;
             interrupt.abort();
+            s.settle().await;
+            let config = config_arg(&cli);
+            let code = match finish {
+                Finish::Done => 0,
+                Finish::Declined(id) => {
+                    eprintln!(
+                        "{}",
+                        tr!("report.stopped_before", step = id, config = config)
+                    );
+                    1
+                }
+                Finish::Aborted(id) => {
+                    eprintln!(
+                        "{}",
+                        tr!("report.stopped_before", step = id, config = config)
+                    );
+                    130
+                }
+                Finish::Failed(StepId::Hosts) => 1,
+                Finish::Failed(id) => {
+                    eprintln!("{}", tr!("report.retry_with", step = id, config = config));
+                    1
+                }
+            };
             let journal = s.engine.journal();
             s.finish().await;
             if code == 0 {
@@ -341,13 +343,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         secs = format!("{:.1}", started.elapsed().as_secs_f64())
                     )
                 );
-                for (id, d) in times {
-                    let state = journal.state(id);
+                for id in StepId::ALL
+                    .into_iter()
+                    .filter(|i| *i == StepId::Hosts || (*i >= from && *i <= to))
+                {
+                    let rec = journal.record(id);
                     println!(
                         "  {:<13} {:>7.2}s  {}",
                         id.name(),
-                        d.as_secs_f64(),
-                        tr!(state.key())
+                        rec.elapsed_ms as f64 / 1000.0,
+                        tr!(rec.state.key())
                     );
                 }
             }

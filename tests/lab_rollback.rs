@@ -6,10 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_ok, text, Host, Lab, PASSWORD};
-
-const CONF: &str = "/etc/postgresql/15/main";
-const DATA: &str = "/var/lib/postgresql/15/main";
+use common::{assert_ok, config_sums, lived_in_hosts, text, Host, Lab, CONF, DATA, PASSWORD};
 
 fn streams(lab: &Lab) -> bool {
     lab.wait_for(
@@ -18,27 +15,6 @@ fn streams(lab: &Lab) -> bool {
         "streaming",
         Duration::from_secs(20),
     )
-}
-
-fn config_sums(lab: &Lab) -> String {
-    lab.sh(
-        Host::Primary,
-        &format!("sha256sum {CONF}/pg_hba.conf {CONF}/postgresql.conf {DATA}/postgresql.auto.conf"),
-    )
-}
-
-/// Hosts as a user who has been using PostgreSQL already: a running primary with data, a
-/// standby with a cluster of its own holding a file we must get back.
-fn lived_in_hosts(lab: &Lab) {
-    lab.sh(Host::Primary, "pg_createcluster 15 main --start >/dev/null");
-    lab.psql(
-        Host::Primary,
-        "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('precious');",
-    );
-    lab.sh(
-        Host::Standby,
-        &format!("pg_createcluster 15 main >/dev/null && echo mine > {DATA}/MARKER"),
-    );
 }
 
 fn transcript(lab: &Lab) -> String {

@@ -151,9 +151,38 @@ impl Journal {
             f.write_all(&bytes)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself must survive a power cut, not only the bytes.
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        crash_point();
+        Ok(())
     }
 }
+
+/// Test hook of the crash-point suite (`tests/lab_crash.rs`), in debug builds only:
+/// `PGREPL_CRASH_AT_JOURNAL_WRITE=N` kills this process with SIGKILL right after its Nth
+/// journal write has landed, as a power cut or an OOM kill would.
+#[cfg(debug_assertions)]
+fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let at = std::env::var("PGREPL_CRASH_AT_JOURNAL_WRITE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = at {
+        if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            // SAFETY: kill(2) on our own pid; nothing is shared with the caller.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point() {}
 
 pub fn setup_id(primary: &str, standby: &str) -> String {
     let digest = Sha256::digest(format!("{primary}\n{standby}").as_bytes());

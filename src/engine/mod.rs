@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod event;
 mod journal;
+mod sequence;
 mod step;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
 pub use journal::{setup_id, Journal, Outcome, StepRecord, UndoRecord};
+pub use sequence::{Answer, Driver, Finish, Preview};
 pub use step::{Role, StepId, StepState};
 
 use crate::config::Setup;
@@ -133,6 +135,15 @@ impl Engine {
     /// The user chose another allowed network after seeing the standby's addresses.
     pub fn set_allowed_cidr(&mut self, net: ipnet::IpNet) {
         self.cx.setup.allowed_cidr = net;
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.cx.setup
+    }
+
+    /// A changed setup from the driver (same hosts; another network, say).
+    pub fn set_setup(&mut self, setup: Setup) {
+        self.cx.setup = setup;
     }
 
     /// The standby's global addresses as `hosts` found them (`10.0.1.5/24`).

@@ -140,9 +140,23 @@ impl Layout {
 
     /// A cluster that only provides the configuration directory and is replaced by a base
     /// backup in the next steps: initdb need not flush it to disk (`--no-sync`).
+    /// Where it exists already it is kept: by its configuration, since base-backup may
+    /// have moved its data directory aside (a run cut short between the two).
     pub fn create_scratch_cluster(&self) -> String {
         // -N: 9.5 and 9.6 spell the long option --nosync, later versions --no-sync.
-        self.create_cluster_with(" -- -N")
+        let create = self.create_cluster_with(" -- -N");
+        if self.debian() {
+            let conf = sh(&self.conf_file());
+            format!("if [ -f {conf} ]; then echo cluster configuration exists at {conf}; else {create}; fi")
+        } else {
+            create
+        }
+    }
+
+    /// Exit status 0 when the scratch cluster's configuration is there (see
+    /// [`Layout::create_scratch_cluster`]).
+    pub fn has_scratch_cluster(&self) -> String {
+        format!("[ -f {} ]", sh(&self.conf_file()))
     }
 
     fn create_cluster_with(&self, initdb_options: &str) -> String {

@@ -29,11 +29,15 @@ fn scripts(l: &Layout, r: Role) -> Vec<String> {
 
 fn done_check(l: &Layout, r: Role) -> String {
     let mut s = l.package_check();
-    if r == Role::Primary || l.family == OsFamily::Debian {
+    if r == Role::Primary {
         s.push_str(&format!(
             " && [ -f {} ]",
             sh(&format!("{}/PG_VERSION", l.data_dir()))
         ));
+    } else if l.family == OsFamily::Debian {
+        // Its data directory is base-backup's (moved aside, replaced): only the
+        // configuration tells that the cluster exists.
+        s.push_str(&format!(" && {}", l.has_scratch_cluster()));
     }
     if r == Role::Primary {
         s.push_str(&format!(" && {}", l.is_running()));

@@ -53,6 +53,8 @@ pub enum Screen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
     Starting,
+    /// A run of several steps: the engine is between two of them.
+    Applying,
     Preparing(StepId),
     Running(StepId),
     RollingBack(StepId),
@@ -132,6 +134,9 @@ pub struct App {
     pub progress: Option<(u64, u64)>,
     pub busy: Option<Busy>,
     pub run_all: bool,
+    /// The engine's sequencer is running (`A`): it asks before each step and the wizard
+    /// answers; no other command goes out meanwhile.
+    pub applying: bool,
     pub paused: bool,
     pub connected: bool,
     pub standby_addresses: Vec<String>,
@@ -175,6 +180,7 @@ impl App {
             progress: None,
             busy: None,
             run_all: false,
+            applying: false,
             paused: false,
             connected: false,
             standby_addresses: vec![],
@@ -390,58 +396,40 @@ impl App {
         self.effects.push(Effect::Send(Command::Run(id)));
     }
 
-    /// The next step a run-all should show: `hosts` while not connected, then every step
-    /// not yet done, in order.
-    fn next_for_run_all(&self, after: Option<StepId>) -> Option<StepId> {
-        StepId::ALL.into_iter().find(|id| {
-            after.map_or(true, |a| *id > a)
-                && if *id == StepId::Hosts {
-                    !self.connected
-                } else if *id == StepId::Verify && self.recheck {
-                    true
-                } else {
-                    !self.steps[id.index()].state.is_complete()
-                }
-        })
-    }
-
+    /// `A`: the engine's sequencer runs every step not done, in order, connecting first
+    /// when needed; it asks before each one (a preview modal) and the wizard answers.
     pub(super) fn start_run_all(&mut self) {
-        if self.busy.is_some() {
-            return;
-        }
-        self.recheck = false;
-        match self.next_for_run_all(None) {
-            Some(id) => {
-                self.run_all = true;
-                self.prepare(id);
-            }
-            None => self.say(Level::Info, tr!("tui.status.all_done")),
-        }
+        self.apply(StepId::Install, StepId::Verify);
     }
 
     /// Connects and verifies again, for a setup whose steps are all done.
     pub(super) fn start_recheck(&mut self) {
-        if self.busy.is_some() {
-            return;
-        }
         self.recheck = true;
-        if let Some(id) = self.next_for_run_all(None) {
-            self.run_all = true;
-            self.prepare(id);
-        }
+        self.apply(StepId::Verify, StepId::Verify);
     }
 
-    pub(super) fn continue_run_all(&mut self, after: StepId) {
-        if !self.run_all {
+    fn apply(&mut self, from: StepId, to: StepId) {
+        if self.busy.is_some() || self.applying {
             return;
         }
-        match self.next_for_run_all(Some(after)) {
-            Some(id) => self.prepare(id),
-            None => {
-                self.run_all = false;
-                self.recheck = false;
-                self.say(Level::Info, tr!("tui.status.all_done"));
-            }
+        self.run_all = true;
+        self.applying = true;
+        self.busy = Some(Busy::Applying);
+        if !self.connected {
+            self.say(Level::Info, tr!("tui.status.connecting_first"));
+        }
+        self.effects.push(Effect::Send(Command::Apply { from, to }));
+    }
+
+    /// The answer to a preview the sequencer asked about.
+    pub(super) fn answer(&mut self, step: StepId, run: bool) {
+        self.effects.push(Effect::Send(Command::Answer(run)));
+        if run {
+            self.busy = Some(Busy::Running(step));
+            self.selected = step.index();
+            self.message = None;
+        } else {
+            self.busy = Some(Busy::Applying);
         }
     }
 
@@ -526,10 +514,18 @@ impl App {
             }
         }
         match self.deferred.take() {
-            // A preview made before the change shows the old network: ask again.
-            Some(Modal::Preview { preview, .. }) if changed => self.prepare(preview.step),
+            // A preview made before the change shows the old network: the sequencer makes
+            // it again on the new network (SetCidr answers its question); a single step
+            // is prepared again.
+            Some(Modal::Preview { preview, .. }) if changed => {
+                if self.applying {
+                    self.busy = Some(Busy::Preparing(preview.step));
+                } else {
+                    self.prepare(preview.step);
+                }
+            }
             Some(m) => self.modal = Some(m),
-            None => self.continue_run_all(StepId::Hosts),
+            None => {}
         }
     }
 }

@@ -9,7 +9,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::config::Setup;
-use crate::engine::{Control, Engine, Event, Events, Journal, Role, StepId, StepState};
+use crate::engine::{
+    Answer, Control, Driver, Engine, Event, Events, Finish, Journal, StepId, StepResult, StepState,
+};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,20 +19,20 @@ pub enum Command {
     /// Describe a step and list its commands (connecting first when needed).
     Prepare(StepId),
     Run(StepId),
+    /// Run every step from `from` to `to` through the engine's sequencer, which asks before
+    /// each one with a `Prepared` reply; the wizard answers with `Answer`.
+    Apply {
+        from: StepId,
+        to: StepId,
+    },
+    Answer(bool),
     Rollback(StepId),
     /// The user picked another allowed network after seeing the standby's addresses.
     SetCidr(IpNet),
     Shutdown,
 }
 
-/// What the wizard shows before a step runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Preview {
-    pub step: StepId,
-    pub what: String,
-    pub why: String,
-    pub commands: Result<Vec<(Role, String)>, String>,
-}
+pub use crate::engine::Preview;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -49,6 +51,8 @@ pub enum Reply {
         to: StepId,
         errors: Vec<(StepId, String)>,
     },
+    /// An `Apply` ended.
+    Applied(Finish),
     /// The engine closed its connections and stopped.
     Closed,
     /// The engine's task panicked: a bug. The wizard stops with this message.
@@ -104,21 +108,15 @@ async fn serve(
         match cmd {
             Command::Prepare(step) => {
                 let connected = step == StepId::Hosts || connect(&mut engine, &send).await;
-                let (what, why) = match engine.describe(step) {
-                    Ok(d) => (d.what, d.why),
-                    Err(e) => (String::new(), e.message),
-                };
-                let commands = if connected {
-                    engine.preview(step).await.map_err(|e| e.message)
+                let preview = if connected {
+                    engine.prepare(step).await
                 } else {
-                    Err(crate::tr!("error.not_connected"))
+                    let mut p = engine.prepare(StepId::Hosts).await;
+                    p.step = step;
+                    p.commands = Err(crate::tr!("error.not_connected"));
+                    p
                 };
-                send(Reply::Prepared(Preview {
-                    step,
-                    what,
-                    why,
-                    commands,
-                }));
+                send(Reply::Prepared(preview));
             }
             Command::Run(step) => {
                 if step != StepId::Hosts && !connect(&mut engine, &send).await {
@@ -149,6 +147,21 @@ async fn serve(
                 };
                 send(Reply::RolledBack { to, errors });
             }
+            Command::Apply { from, to } => {
+                let mut driver = Wizard {
+                    rx: &mut rx,
+                    replies: &replies,
+                    shutdown: false,
+                };
+                let finish = engine.apply(from, to, &mut driver).await;
+                let shutdown = driver.shutdown;
+                send(Reply::Applied(finish));
+                if shutdown {
+                    break;
+                }
+            }
+            // An answer with no question waiting (the run ended meanwhile).
+            Command::Answer(_) => {}
             Command::SetCidr(net) => engine.set_allowed_cidr(net),
             Command::Shutdown => break,
         }
@@ -156,6 +169,57 @@ async fn serve(
     }
     engine.close().await;
     send(Reply::Closed);
+}
+
+/// The wizard as the sequencer's driver: previews go out as `Prepared`, answers come
+/// back as commands; every step's end is reported as after a single `Run`.
+struct Wizard<'a> {
+    rx: &'a mut UnboundedReceiver<Command>,
+    replies: &'a UnboundedSender<Reply>,
+    shutdown: bool,
+}
+
+#[async_trait::async_trait]
+impl Driver for Wizard<'_> {
+    fn asks(&self) -> bool {
+        true
+    }
+
+    fn asks_before_connecting(&self) -> bool {
+        true
+    }
+
+    async fn confirm(&mut self, engine: &Engine, preview: crate::engine::Preview) -> Answer {
+        let _ = self.replies.send(Reply::Prepared(preview));
+        loop {
+            match self.rx.recv().await {
+                Some(Command::Answer(true)) => return Answer::Run,
+                Some(Command::Answer(false)) => return Answer::Stop,
+                Some(Command::SetCidr(net)) => {
+                    let mut setup = engine.setup().clone();
+                    setup.allowed_cidr = net;
+                    return Answer::Change(Box::new(setup));
+                }
+                Some(Command::Shutdown) | None => {
+                    self.shutdown = true;
+                    return Answer::Stop;
+                }
+                // Nothing else is sent while a run is asking.
+                Some(_) => {}
+            }
+        }
+    }
+
+    async fn ended(&mut self, engine: &Engine, step: StepId, outcome: &StepResult<StepState>) {
+        if step == StepId::Hosts && outcome.is_ok() {
+            let _ = self.replies.send(connected(engine));
+        }
+        let _ = self.replies.send(Reply::Journal(engine.journal()));
+        let _ = self.replies.send(Reply::Ran {
+            step,
+            outcome: outcome.clone().map_err(|e| e.message.clone()),
+        });
+    }
 }
 
 fn connected(engine: &Engine) -> Reply {

@@ -90,7 +90,7 @@ impl App {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         self.message = None;
         let sel = self.selected_step();
-        let idle = self.busy.is_none();
+        let idle = self.busy.is_none() && !self.applying;
         match k.code {
             KeyCode::Char('c') if ctrl => self.ask_quit(),
             KeyCode::Char('q') => self.ask_quit(),
@@ -191,18 +191,17 @@ impl App {
         };
         match modal {
             Modal::Preview { preview, scroll } => match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') if self.applying => {
+                    self.answer(preview.step, true)
+                }
                 KeyCode::Char('y') | KeyCode::Char('Y') => self.run(preview.step),
                 KeyCode::Char('n')
                 | KeyCode::Char('N')
                 | KeyCode::Esc
                 | KeyCode::Char('q')
                 | KeyCode::Backspace => {
-                    if self.run_all {
-                        self.run_all = false;
-                        self.say(
-                            Level::Info,
-                            tr!("tui.status.stopped_before", step = preview.step),
-                        );
+                    if self.applying {
+                        self.answer(preview.step, false);
                     }
                 }
                 KeyCode::Char('?') | KeyCode::F(1) => {

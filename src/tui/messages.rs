@@ -1,11 +1,11 @@
 //! What the engine reports, folded into the app state: live events (states, lines,
 //! progress, notes) and the replies that end each command.
 
-use super::app::{App, Confirm, Effect, Level, Modal};
+use super::app::{App, Busy, Confirm, Effect, Level, Modal};
 use super::engine_task::Reply;
 use super::form::cidr_offers;
 use super::pane::Kind;
-use crate::engine::{Event, StepId, StepState};
+use crate::engine::{Event, Finish, StepId, StepState};
 use crate::remote::Stream;
 use crate::tr;
 
@@ -99,11 +99,14 @@ impl App {
             Reply::Prepared(p) => {
                 self.busy = None;
                 if let Err(e) = &p.commands {
-                    self.run_all = false;
                     self.say(
                         Level::Error,
                         tr!("tui.status.no_preview", step = p.step, error = e),
                     );
+                    // The sequencer waits for an answer: without a preview, it is no.
+                    if self.applying {
+                        self.answer(p.step, false);
+                    }
                     return;
                 }
                 for (host, command) in p.commands.iter().flatten() {
@@ -117,14 +120,15 @@ impl App {
                     preview: p,
                     scroll: 0,
                 };
-                if self.maybe_offer_cidr() {
+                let offer_showing = matches!(self.modal, Some(Modal::Cidr { .. }));
+                if offer_showing || self.maybe_offer_cidr() {
                     self.deferred = Some(modal);
                 } else {
                     self.modal = Some(modal);
                 }
             }
             Reply::Ran { step, outcome } => {
-                self.busy = None;
+                self.busy = self.applying.then_some(Busy::Applying);
                 // "Abort the running command?" has nothing left to abort.
                 if matches!(
                     self.modal,
@@ -150,19 +154,17 @@ impl App {
                             ),
                         );
                         if step == StepId::Verify && self.verify.is_some() {
-                            self.run_all = false;
                             self.recheck = false;
                             self.modal = Some(Modal::Card);
                             return;
                         }
-                        if self.maybe_offer_cidr() {
-                            return;
+                        // In a run the offer comes with the next preview (see Prepared).
+                        if !self.applying {
+                            self.maybe_offer_cidr();
                         }
-                        self.continue_run_all(step);
                     }
                     Err(_) => {
                         // The reason came as a Failed event and shows in the step's details.
-                        self.run_all = false;
                         self.selected = step.index();
                         if step == StepId::Verify && self.verify.is_some() {
                             self.modal = Some(Modal::Card);
@@ -189,6 +191,22 @@ impl App {
                         .collect::<Vec<_>>()
                         .join("; ");
                     self.say(Level::Error, text);
+                }
+            }
+            Reply::Applied(finish) => {
+                self.applying = false;
+                self.run_all = false;
+                self.recheck = false;
+                self.busy = None;
+                match finish {
+                    Finish::Done if self.modal.is_none() => {
+                        self.say(Level::Info, tr!("tui.status.all_done"))
+                    }
+                    Finish::Declined(id) | Finish::Aborted(id) => {
+                        self.say(Level::Info, tr!("tui.status.stopped_before", step = id))
+                    }
+                    // A failure was said by its Ran reply.
+                    _ => {}
                 }
             }
             Reply::Closed => {}

@@ -52,6 +52,7 @@ fn activity(app: &App) -> Line<'static> {
         None => return Line::default(),
         Some(Busy::Starting) => tr!("tui.status.starting"),
         Some(Busy::Preparing(id)) => tr!("tui.status.preparing", step = id),
+        Some(Busy::Applying) => tr!("tui.status.applying"),
         Some(Busy::Running(id)) if app.paused => tr!("tui.status.paused", step = id),
         Some(Busy::Running(id)) => tr!("tui.status.running", step = id),
         Some(Busy::RollingBack(id)) => tr!("tui.status.rolling_back", step = id),

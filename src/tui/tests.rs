@@ -12,7 +12,7 @@ use super::app::{Action, App, Busy, Effect, Modal, Screen};
 use super::engine_task::{Command, Preview, Reply};
 use super::form::{Field, Form};
 use super::theme::Theme;
-use crate::engine::{Event, Journal, Role, StepId, StepState, VerifyReport};
+use crate::engine::{Event, Finish, Journal, Role, StepId, StepState, VerifyReport};
 use crate::remote::Stream;
 use crate::secret::Secret;
 use crate::steps::undo::Undo;
@@ -337,19 +337,29 @@ fn narrow_terminal() {
 // ---- flows --------------------------------------------------------------------------
 
 #[test]
-fn run_all_shows_every_preview_and_stops_on_failure() {
+fn run_all_is_the_engines_sequencer_answered_preview_by_preview() {
     let mut app = started();
     key(&mut app, KeyCode::Char('A'));
-    assert_eq!(sends(&mut app), vec![Command::Prepare(StepId::Hosts)]);
+    assert_eq!(
+        sends(&mut app),
+        vec![Command::Apply {
+            from: StepId::Install,
+            to: StepId::Verify
+        }]
+    );
     let preview = |step| Preview {
         step,
         what: String::new(),
         why: String::new(),
         commands: Ok(vec![(Role::Primary, "true".into())]),
     };
+    // While the sequencer runs, no other step can be started.
+    key(&mut app, KeyCode::Char('A'));
+    key(&mut app, KeyCode::Enter);
+    assert!(sends(&mut app).is_empty());
     app.update(Action::Reply(Reply::Prepared(preview(StepId::Hosts))));
     key(&mut app, KeyCode::Char('y'));
-    assert_eq!(sends(&mut app), vec![Command::Run(StepId::Hosts)]);
+    assert_eq!(sends(&mut app), vec![Command::Answer(true)]);
     // The standby is outside the allowed network? No: 10.0.1.0/24 covers it, no offer.
     app.update(Action::Reply(Reply::Connected {
         standby_addresses: vec!["10.0.1.11/24".into()],
@@ -359,24 +369,38 @@ fn run_all_shows_every_preview_and_stops_on_failure() {
         step: StepId::Hosts,
         outcome: Ok(StepState::Done),
     }));
-    assert_eq!(sends(&mut app), vec![Command::Prepare(StepId::Install)]);
+    assert!(sends(&mut app).is_empty(), "the engine goes on by itself");
     app.update(Action::Reply(Reply::Prepared(preview(StepId::Install))));
     // Enter does not confirm a preview: only y runs.
     key(&mut app, KeyCode::Enter);
     assert!(sends(&mut app).is_empty());
     key(&mut app, KeyCode::Char('y'));
-    assert_eq!(sends(&mut app), vec![Command::Run(StepId::Install)]);
+    assert_eq!(sends(&mut app), vec![Command::Answer(true)]);
     state(&mut app, StepId::Install, StepState::Failed);
     app.update(Action::Reply(Reply::Ran {
         step: StepId::Install,
         outcome: Err("no".into()),
     }));
+    app.update(Action::Reply(Reply::Applied(Finish::Failed(
+        StepId::Install,
+    ))));
     assert!(sends(&mut app).is_empty(), "a failure stops the run");
-    assert!(!app.run_all);
+    assert!(!app.run_all && !app.applying && app.busy.is_none());
+    // No at a preview stops the run before that step.
+    key(&mut app, KeyCode::Char('A'));
+    app.take_effects();
+    app.update(Action::Reply(Reply::Prepared(preview(StepId::Install))));
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(sends(&mut app), vec![Command::Answer(false)]);
+    app.update(Action::Reply(Reply::Applied(Finish::Declined(
+        StepId::Install,
+    ))));
+    assert!(!app.applying);
+    assert!(text(&app, 100, 30).contains("Stopped before install"));
 }
 
 #[test]
-fn the_network_offer_follows_hosts_when_the_cidr_misses_the_standby() {
+fn the_network_offer_comes_before_the_next_preview_and_remakes_it() {
     let mut app = started();
     key(&mut app, KeyCode::Char('A'));
     app.take_effects();
@@ -387,6 +411,12 @@ fn the_network_offer_follows_hosts_when_the_cidr_misses_the_standby() {
         step: StepId::Hosts,
         outcome: Ok(StepState::Done),
     }));
+    app.update(Action::Reply(Reply::Prepared(Preview {
+        step: StepId::Install,
+        what: String::new(),
+        why: String::new(),
+        commands: Ok(vec![]),
+    })));
     match &app.modal {
         Some(Modal::Cidr { options, .. }) => assert_eq!(
             options.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
@@ -396,13 +426,12 @@ fn the_network_offer_follows_hosts_when_the_cidr_misses_the_standby() {
     }
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
+    // SetCidr answers the sequencer's question: it previews install again.
     assert_eq!(
         sends(&mut app),
-        vec![
-            Command::SetCidr("192.168.7.0/24".parse().expect("net")),
-            Command::Prepare(StepId::Install)
-        ]
+        vec![Command::SetCidr("192.168.7.0/24".parse().expect("net"))]
     );
+    assert!(app.modal.is_none(), "the old preview is not shown");
     assert_eq!(app.form.value(Field::Cidr), "192.168.7.0/24");
 }
 
@@ -500,7 +529,13 @@ fn an_earlier_journal_offers_to_continue() {
     let shown = text(&app, 80, 24);
     assert!(shown.contains("Continue from replica-role?"), "{shown}");
     key(&mut app, KeyCode::Char('y'));
-    assert_eq!(sends(&mut app), vec![Command::Prepare(StepId::Hosts)]);
+    assert_eq!(
+        sends(&mut app),
+        vec![Command::Apply {
+            from: StepId::Install,
+            to: StepId::Verify
+        }]
+    );
 }
 
 #[test]

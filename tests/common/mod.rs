@@ -220,6 +220,30 @@ impl Drop for Lab {
     }
 }
 
+pub const CONF: &str = "/etc/postgresql/15/main";
+pub const DATA: &str = "/var/lib/postgresql/15/main";
+
+pub fn config_sums(lab: &Lab) -> String {
+    lab.sh(
+        Host::Primary,
+        &format!("sha256sum {CONF}/pg_hba.conf {CONF}/postgresql.conf {DATA}/postgresql.auto.conf"),
+    )
+}
+
+/// Hosts as a user who has been using PostgreSQL already: a running primary with data, a
+/// standby with a cluster of its own holding a file we must get back.
+pub fn lived_in_hosts(lab: &Lab) {
+    lab.sh(Host::Primary, "pg_createcluster 15 main --start >/dev/null");
+    lab.psql(
+        Host::Primary,
+        "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('precious');",
+    );
+    lab.sh(
+        Host::Standby,
+        &format!("pg_createcluster 15 main >/dev/null && echo mine > {DATA}/MARKER"),
+    );
+}
+
 /// Replication checked with PostgreSQL itself: the primary's walsender streams, the
 /// standby is in recovery, and a new row written on the primary is read on the standby.
 pub fn assert_streams(lab: &Lab) {
