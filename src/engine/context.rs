@@ -156,6 +156,8 @@ pub struct Cx {
     pub hints: fn(&str) -> Option<String>,
     /// A dry run: commands that change a host are recorded here instead of run.
     pub dry: Option<Recording>,
+    /// How `hosts` reaches the hosts.
+    pub connector: Arc<dyn crate::remote::Connector>,
 }
 
 impl Cx {
@@ -175,6 +177,7 @@ impl Cx {
             version: self.version,
             hints: self.hints,
             dry: Some(Arc::default()),
+            connector: self.connector.clone(),
         }
     }
 
@@ -447,6 +450,7 @@ mod control_tests {
             version: None,
             hints: |_| None,
             dry: None,
+            connector: Arc::new(crate::remote::SshConnector),
         };
         (cx, rx)
     }

@@ -8,6 +8,8 @@ mod event;
 mod journal;
 mod sequence;
 mod step;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -92,6 +94,7 @@ impl Engine {
         state_dir: &Path,
         steps: Vec<Box<dyn Step>>,
         hints: fn(&str) -> Option<String>,
+        connector: Arc<dyn crate::remote::Connector>,
     ) -> color_eyre::Result<Engine> {
         let mut journal = Journal::open(state_dir, &setup.primary.label(), &setup.standby.label())?;
         let cut = journal.mark_interrupted();
@@ -111,6 +114,7 @@ impl Engine {
             version: None,
             hints,
             dry: None,
+            connector,
         };
         for id in cut {
             cx.events.send(Event::State {

@@ -97,6 +97,9 @@ impl Engine {
             .into_iter()
             .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
         {
+            if self.control().is_aborting() {
+                return Finish::Aborted(id);
+            }
             // No question for a step the hosts show as done: it will be skipped.
             if driver.asks() && !self.inspect_quietly(id).await {
                 if let Some(stop) = self.ask(id, driver).await {

@@ -82,6 +82,22 @@ pub trait Remote: Send + Sync {
     async fn close(&self) {}
 }
 
+/// Opens transports to hosts. The engine takes one, so tests can hand it scripted hosts.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self, opts: &SshOptions) -> Result<Arc<dyn Remote>, RemoteError>;
+}
+
+/// The system OpenSSH client ([`SshRemote`]).
+pub struct SshConnector;
+
+#[async_trait]
+impl Connector for SshConnector {
+    async fn connect(&self, opts: &SshOptions) -> Result<Arc<dyn Remote>, RemoteError> {
+        Ok(Arc::new(SshRemote::connect(opts).await?))
+    }
+}
+
 /// How scripts get root on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Privilege {

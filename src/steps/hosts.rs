@@ -1,12 +1,10 @@
 //! Step 1: reach both hosts and learn what they are. Read-only.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
 use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
-use crate::remote::{Host, Privilege, SshOptions, SshRemote, Stream};
+use crate::remote::{Host, Privilege, SshOptions, Stream};
 use crate::tr;
 
 pub struct Hosts;
@@ -72,8 +70,8 @@ impl Step for Hosts {
         }
         // Both connections at once: each costs a TCP + SSH handshake.
         let (p, s) = tokio::join!(
-            SshRemote::connect(&options[0]),
-            SshRemote::connect(&options[1])
+            cx.connector.connect(&options[0]),
+            cx.connector.connect(&options[1])
         );
         let mut hosts = vec![];
         for (r, res) in Role::BOTH.into_iter().zip([p, s]) {
@@ -81,7 +79,7 @@ impl Step for Hosts {
                 StepError::new(tr!("error.connect_host", host = r, problem = e))
                     .hint(tr!("hint.ssh"))
             })?;
-            hosts.push(Host::new(Arc::new(remote), Privilege::Root));
+            hosts.push(Host::new(remote, Privilege::Root));
         }
         // Who are we there: root, or a user with passwordless sudo? Both hosts at once.
         let ask = |h: &Host| {

@@ -142,7 +142,15 @@ pub fn engine(
     events: crate::engine::Events,
     state_dir: &std::path::Path,
 ) -> color_eyre::Result<crate::engine::Engine> {
-    crate::engine::Engine::new(setup, password, events, state_dir, all(), hint_for)
+    crate::engine::Engine::new(
+        setup,
+        password,
+        events,
+        state_dir,
+        all(),
+        hint_for,
+        std::sync::Arc::new(crate::remote::SshConnector),
+    )
 }
 
 /// Runs a query (it only looks) as the superuser on the host's cluster; returns rows

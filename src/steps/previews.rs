@@ -45,6 +45,7 @@ mod tests {
             version: Some(v),
             hints: super::super::hint_for,
             dry: None,
+            connector: Arc::new(crate::remote::SshConnector),
         }
     }
 

@@ -1,0 +1,407 @@
+//! The engine without root or a lab: the real `hosts` step over scripted hosts (a fake
+//! connector), and small steps that touch files on them, so run, skip, failure, retry,
+//! rollback order, refresh and the sequencer are checked on their own.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::remote::{Connector, Finished, LineSink, Remote, RemoteError, SshOptions, Stream};
+
+/// A host that understands the hosts step's two questions and `FAKE <op> <name>`
+/// commands on a set of names standing for files.
+struct Scripted {
+    probe: String,
+    files: Mutex<BTreeSet<String>>,
+    log: Mutex<Vec<String>>,
+    /// Every command fails as a lost connection would.
+    down: Mutex<bool>,
+}
+
+impl Scripted {
+    fn new(host: &str, addr: &str) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            probe: format!(
+                "os_id=debian\nos_version=12\nhostname={host}\nmachine_id={host}\nsystemd=no\n\
+                 pkg=apt-get\npg_bin=/usr/lib/postgresql/15/bin/postgres\naddr={addr}\n"
+            ),
+            files: Mutex::default(),
+            log: Mutex::default(),
+            down: Mutex::new(false),
+        })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.files.lock().unwrap().contains(name)
+    }
+
+    fn ops(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Remote for Scripted {
+    async fn exec(
+        &self,
+        line: &str,
+        _stdin: Option<&[u8]>,
+        sink: &mut dyn LineSink,
+    ) -> Result<Finished, RemoteError> {
+        if *self.down.lock().unwrap() {
+            return Err(RemoteError::Connection("connection closed".into()));
+        }
+        let ok = |stdout: String| Finished {
+            status: 0,
+            stdout,
+            stderr: String::new(),
+        };
+        if line.contains("id -u") {
+            return Ok(ok("0\n".into()));
+        }
+        if line.contains("os_id=") {
+            return Ok(ok(self.probe.clone()));
+        }
+        let Some(at) = line.find("FAKE ") else {
+            return Ok(ok(String::new()));
+        };
+        let words: Vec<&str> = line[at + 5..]
+            .split(|c: char| c.is_whitespace() || c == '\'')
+            .take(2)
+            .collect();
+        let (op, name) = (words[0], words.get(1).copied().unwrap_or_default());
+        let mut files = self.files.lock().unwrap();
+        let status = match op {
+            "test" => i32::from(!files.contains(name)),
+            "touch" if files.contains("broken") => 1,
+            "touch" => {
+                files.insert(name.into());
+                0
+            }
+            "rm" => {
+                files.remove(name);
+                0
+            }
+            _ => 2,
+        };
+        if op != "test" {
+            self.log.lock().unwrap().push(format!("{op} {name}"));
+        }
+        if status == 1 && op == "touch" {
+            sink.line(Stream::Stderr, "broken");
+        }
+        Ok(Finished {
+            status,
+            stdout: String::new(),
+            stderr: if status == 1 {
+                "broken\n".into()
+            } else {
+                String::new()
+            },
+        })
+    }
+}
+
+/// Hands out the primary's and the standby's scripted host by address.
+struct Fake {
+    primary: Arc<Scripted>,
+    standby: Arc<Scripted>,
+}
+
+#[async_trait]
+impl Connector for Fake {
+    async fn connect(&self, opts: &SshOptions) -> Result<Arc<dyn Remote>, RemoteError> {
+        Ok(if opts.host == "10.0.1.10" {
+            self.primary.clone()
+        } else {
+            self.standby.clone()
+        })
+    }
+}
+
+/// A step that makes one file on the primary; done when the file is there.
+struct Touch(StepId);
+
+impl Touch {
+    fn file(&self) -> String {
+        self.0.name().replace('-', "_")
+    }
+}
+
+#[async_trait]
+impl Step for Touch {
+    fn id(&self) -> StepId {
+        self.0
+    }
+
+    async fn check(&self, cx: &Cx) -> StepResult<bool> {
+        let done = cx
+            .run(
+                Role::Primary,
+                Cmd::read(format!("FAKE test {}", self.file())),
+            )
+            .await?;
+        Ok(done.ok())
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        cx.remember(serde_json::json!({ "file": self.file() }))?;
+        cx.change(
+            Role::Primary,
+            Cmd::new(format!("FAKE touch {}", self.file())),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        let file = record["file"].as_str().unwrap_or_default().to_string();
+        cx.change(Role::Primary, Cmd::new(format!("FAKE rm {file}")))
+            .await?;
+        Ok(())
+    }
+
+    fn describe_revert(&self, record: &UndoRecord) -> String {
+        format!("remove {}", record["file"])
+    }
+}
+
+struct Lab {
+    engine: Engine,
+    fake: Arc<Fake>,
+    _dir: tempfile::TempDir,
+}
+
+fn lab() -> Lab {
+    let setup = crate::config::Config::parse(
+        "[primary]\nhost = \"10.0.1.10\"\n[standby]\nhost = \"10.0.1.11\"\n\
+         [postgres]\nallowed_cidr = \"10.0.1.0/24\"\n",
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake {
+        primary: Scripted::new("db1", "10.0.1.10/24"),
+        standby: Scripted::new("db2", "10.0.1.11/24"),
+    });
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(crate::steps::Hosts)];
+    for id in StepId::ALL.into_iter().skip(1) {
+        steps.push(Box::new(Touch(id)));
+    }
+    let engine = Engine::new(
+        setup,
+        None,
+        Events::none(),
+        dir.path(),
+        steps,
+        |_| None,
+        fake.clone(),
+    )
+    .unwrap();
+    Lab {
+        engine,
+        fake,
+        _dir: dir,
+    }
+}
+
+fn states(e: &Engine) -> Vec<StepState> {
+    StepId::ALL.map(|id| e.state(id)).to_vec()
+}
+
+#[tokio::test]
+async fn a_step_runs_once_then_is_found_done() {
+    let mut l = lab();
+    assert!(
+        l.engine.run_step(StepId::Install).await.is_err(),
+        "not connected"
+    );
+    assert_eq!(
+        l.engine.run_step(StepId::Hosts).await.unwrap(),
+        StepState::Done
+    );
+    assert_eq!(
+        l.engine.run_step(StepId::Install).await.unwrap(),
+        StepState::Done
+    );
+    assert!(l.fake.primary.has("install"));
+    assert_eq!(
+        l.engine.run_step(StepId::Install).await.unwrap(),
+        StepState::Skipped
+    );
+    assert_eq!(l.fake.primary.ops(), vec!["touch install"]);
+    assert_eq!(l.engine.journal().record(StepId::Install).undo.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_step_is_retried_after_the_fix_without_a_second_undo() {
+    let mut l = lab();
+    l.engine.run_step(StepId::Hosts).await.unwrap();
+    l.fake.primary.files.lock().unwrap().insert("broken".into());
+    let e = l.engine.run_step(StepId::Whitelist).await.unwrap_err();
+    assert!(e.message.contains("broken"), "{e}");
+    assert_eq!(l.engine.state(StepId::Whitelist), StepState::Failed);
+    assert_eq!(
+        l.engine
+            .journal()
+            .record(StepId::Whitelist)
+            .error
+            .as_deref(),
+        Some(e.message.as_str())
+    );
+    l.fake.primary.files.lock().unwrap().remove("broken");
+    assert_eq!(
+        l.engine.run_step(StepId::Whitelist).await.unwrap(),
+        StepState::Done
+    );
+    assert_eq!(l.engine.journal().record(StepId::Whitelist).undo.len(), 1);
+}
+
+#[tokio::test]
+async fn rollback_reverts_newest_first_and_only_once() {
+    let mut l = lab();
+    l.engine.run_step(StepId::Hosts).await.unwrap();
+    for id in [StepId::Install, StepId::ReplicaRole, StepId::Whitelist] {
+        l.engine.run_step(id).await.unwrap();
+    }
+    let plan: Vec<StepId> = l
+        .engine
+        .rollback_plan(StepId::ReplicaRole)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(plan, vec![StepId::Whitelist, StepId::ReplicaRole]);
+    assert!(l.engine.rollback(StepId::ReplicaRole).await.is_empty());
+    let ops = l.fake.primary.ops();
+    assert_eq!(
+        &ops[3..],
+        ["rm whitelist", "rm replica_role"],
+        "newest first: {ops:?}"
+    );
+    assert!(l.fake.primary.has("install"));
+    assert_eq!(l.engine.state(StepId::Whitelist), StepState::RolledBack);
+    assert!(l.engine.rollback_plan(StepId::ReplicaRole).is_empty());
+    assert!(l.engine.rollback(StepId::ReplicaRole).await.is_empty());
+    assert_eq!(
+        l.fake.primary.ops().len(),
+        5,
+        "a second rollback does nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_connection_fails_the_step_and_the_next_run_connects_again() {
+    let mut l = lab();
+    l.engine.run_step(StepId::Hosts).await.unwrap();
+    *l.fake.primary.down.lock().unwrap() = true;
+    let e = l.engine.run_step(StepId::Install).await.unwrap_err();
+    assert!(e.lost_connection);
+    assert!(!l.engine.connected());
+    *l.fake.primary.down.lock().unwrap() = false;
+    let mut yes = Answers(vec![]);
+    assert_eq!(
+        l.engine
+            .apply(StepId::Install, StepId::Install, &mut yes)
+            .await,
+        Finish::Done
+    );
+    assert!(l.fake.primary.has("install"));
+}
+
+#[tokio::test]
+async fn refresh_believes_the_hosts_not_the_journal() {
+    let mut l = lab();
+    l.engine.run_step(StepId::Hosts).await.unwrap();
+    l.engine.run_step(StepId::Install).await.unwrap();
+    // Behind pgrepl's back: install's file is gone, replica-role's appeared.
+    l.fake.primary.files.lock().unwrap().remove("install");
+    l.fake
+        .primary
+        .files
+        .lock()
+        .unwrap()
+        .insert("replica_role".into());
+    l.engine.refresh().await;
+    assert_eq!(l.engine.state(StepId::Install), StepState::Pending);
+    assert_eq!(l.engine.state(StepId::ReplicaRole), StepState::Skipped);
+    assert_eq!(
+        l.engine.journal().record(StepId::Install).undo.len(),
+        1,
+        "what pgrepl changed stays known to rollback"
+    );
+}
+
+/// A driver that answers from a list (then yes) and remembers what it was asked.
+struct Answers(Vec<Answer>);
+
+#[async_trait]
+impl Driver for Answers {
+    fn asks(&self) -> bool {
+        true
+    }
+
+    async fn confirm(&mut self, _engine: &Engine, _preview: Preview) -> Answer {
+        if self.0.is_empty() {
+            Answer::Run
+        } else {
+            self.0.remove(0)
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sequencer_asks_before_each_step_not_done_and_stops_where_told() {
+    let mut l = lab();
+    let mut asked = Answers(vec![Answer::Run, Answer::Stop]);
+    let finish = l
+        .engine
+        .apply(StepId::Install, StepId::Verify, &mut asked)
+        .await;
+    assert_eq!(finish, Finish::Declined(StepId::ReplicaRole));
+    assert_eq!(l.fake.primary.ops(), vec!["touch install"]);
+
+    // Found done: not asked. A changed setup is taken, and the step asked again.
+    let mut other = l.engine.setup().clone();
+    other.allowed_cidr = "10.0.1.11/32".parse().unwrap();
+    let mut asked = Answers(vec![Answer::Change(Box::new(other))]);
+    let finish = l
+        .engine
+        .apply(StepId::Install, StepId::Verify, &mut asked)
+        .await;
+    assert_eq!(finish, Finish::Done);
+    assert_eq!(l.engine.setup().allowed_cidr.to_string(), "10.0.1.11/32");
+    let mut want = vec![StepState::Done; StepId::ALL.len()];
+    want[StepId::Install.index()] = StepState::Skipped;
+    assert_eq!(states(&l.engine), want, "every step ran once");
+    assert_eq!(l.fake.primary.ops().len(), 5);
+
+    // An abort between steps stops before the next one.
+    l.engine.rollback(StepId::Install).await;
+    l.engine.control().abort();
+    let finish = l
+        .engine
+        .apply(StepId::Install, StepId::Verify, &mut Answers(vec![]))
+        .await;
+    assert_eq!(finish, Finish::Aborted(StepId::Install));
+}
+
+#[tokio::test]
+async fn a_preview_is_a_dry_run_that_changes_nothing() {
+    let mut l = lab();
+    l.engine.run_step(StepId::Hosts).await.unwrap();
+    let shown = l.engine.preview(StepId::Install).await.unwrap();
+    assert_eq!(
+        shown,
+        vec![(Role::Primary, "FAKE touch install".to_string())]
+    );
+    assert!(l.fake.primary.ops().is_empty(), "nothing ran");
+    assert!(l.engine.journal().record(StepId::Install).undo.is_empty());
+    l.engine.run_step(StepId::Install).await.unwrap();
+    assert!(
+        l.engine.preview(StepId::Install).await.unwrap().is_empty(),
+        "a step found done would run nothing"
+    );
+}
