@@ -71,6 +71,10 @@ pub enum Command {
         /// Roll back this step and every later one (default: all).
         #[arg(long, value_parser = parse_step)]
         to: Option<StepId>,
+        /// Also remove the PostgreSQL packages pgrepl installed (kept by default: other
+        /// software may have come to need them).
+        #[arg(long)]
+        purge_packages: bool,
     },
     /// The built-in two-host lab (Linux, root).
     Lab {
@@ -396,7 +400,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Rollback { yes, to }) => {
+        Some(Command::Rollback {
+            yes,
+            to,
+            purge_packages,
+        }) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let to = to.unwrap_or(StepId::Install);
             if !yes && !std::io::stdin().is_terminal() {
@@ -419,6 +427,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 s.finish().await;
                 return Ok(1);
             }
+            s.engine.set_purge_packages(*purge_packages);
             let errors = s.engine.rollback(to).await;
             s.finish().await;
             if errors.is_empty() {

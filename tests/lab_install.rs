@@ -92,4 +92,39 @@ fn apply_on_bare_hosts_installs_postgresql_and_streams() {
         ),
         "the row written on the primary never reached the standby"
     );
+
+    // Rolled back with --purge-packages: what install added goes, the data does not.
+    let c = lab.config().to_string_lossy().to_string();
+    let plain = lab.pgrepl(&["rollback", "--config", &c, "--yes", "--to", "base-backup"]);
+    assert_ok(&plain, "rollback to base-backup");
+    let out = lab.pgrepl(&["rollback", "--config", &c, "--yes", "--purge-packages"]);
+    assert_ok(&out, "rollback --purge-packages");
+    for h in [Host::Primary, Host::Standby] {
+        let status = lab.sh(h, STATUS);
+        assert!(
+            !status.contains("ok installed"),
+            "{h:?}: postgresql-15 is still installed after rollback --purge-packages: {status:?}"
+        );
+        assert_eq!(
+            lab.sh(
+                h,
+                "ls -d /var/lib/postgresql/15/main.pgrepl-*.removed/data | wc -l"
+            ),
+            "1",
+            "{h:?}: the cluster pgrepl created is set aside, not deleted"
+        );
+        assert_eq!(
+            lab.sh(h, "ls /etc/postgresql/15 | grep -vc pgrepl || true"),
+            "0",
+            "{h:?}: pg_lsclusters would still list the cluster"
+        );
+    }
+    // The primary's rows are still there, in the directory set aside.
+    assert_eq!(
+        lab.sh(
+            Host::Primary,
+            "test -f /var/lib/postgresql/15/main.pgrepl-*.removed/data/PG_VERSION && echo kept"
+        ),
+        "kept"
+    );
 }

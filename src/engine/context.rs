@@ -158,6 +158,8 @@ pub struct Cx {
     pub dry: Option<Recording>,
     /// How `hosts` reaches the hosts.
     pub connector: Arc<dyn crate::remote::Connector>,
+    /// Rollback may remove packages pgrepl installed (`rollback --purge-packages`).
+    pub purge_packages: bool,
 }
 
 impl Cx {
@@ -178,6 +180,7 @@ impl Cx {
             hints: self.hints,
             dry: Some(Arc::default()),
             connector: self.connector.clone(),
+            purge_packages: self.purge_packages,
         }
     }
 
@@ -216,6 +219,19 @@ impl Cx {
             .lock()
             .map(|j| j.id.clone())
             .unwrap_or_default()
+    }
+
+    /// Says what a change means beyond its command (what undoing it will do): a note
+    /// on the pane when it runs, a `# ` line among the commands of a preview.
+    pub fn explain(&self, host: Role, text: String) {
+        match &self.dry {
+            Some(record) => {
+                if let Ok(mut v) = record.lock() {
+                    v.push((host, format!("# {text}")));
+                }
+            }
+            None => self.note(Some(host), text),
+        }
     }
 
     pub fn note(&self, host: Option<Role>, text: String) {
@@ -451,6 +467,7 @@ mod control_tests {
             hints: |_| None,
             dry: None,
             connector: Arc::new(crate::remote::SshConnector),
+            purge_packages: false,
         };
         (cx, rx)
     }

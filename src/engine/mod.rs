@@ -115,6 +115,7 @@ impl Engine {
             hints,
             dry: None,
             connector,
+            purge_packages: false,
         };
         for id in cut {
             cx.events.send(Event::State {
@@ -139,6 +140,11 @@ impl Engine {
     /// The user chose another allowed network after seeing the standby's addresses.
     pub fn set_allowed_cidr(&mut self, net: ipnet::IpNet) {
         self.cx.setup.allowed_cidr = net;
+    }
+
+    /// Whether rollback removes the packages pgrepl installed.
+    pub fn set_purge_packages(&mut self, purge: bool) {
+        self.cx.purge_packages = purge;
     }
 
     pub fn setup(&self) -> &Setup {

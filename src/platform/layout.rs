@@ -124,6 +124,37 @@ impl Layout {
         }
     }
 
+    /// Removes the server package (not its data: clusters are set aside before).
+    pub fn remove_package(&self) -> String {
+        let pkg = sh(&self.package());
+        if self.debian() {
+            format!("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q {pkg}")
+        } else {
+            let pm = if self.package_manager.is_empty() {
+                "yum"
+            } else {
+                &self.package_manager
+            };
+            format!("{pm} remove -y {pkg}")
+        }
+    }
+
+    /// Exit status 0 when the cluster's data directory holds a cluster.
+    pub fn has_cluster(&self) -> String {
+        format!("[ -f {} ]", sh(&format!("{}/PG_VERSION", self.data_dir())))
+    }
+
+    /// The configuration directory when it lies outside the data directory (Debian).
+    pub fn separate_conf_dir(&self) -> Option<String> {
+        self.debian().then(|| self.conf_dir())
+    }
+
+    /// The systemd unit `enable` enables, if any.
+    pub fn unit(&self) -> Option<String> {
+        self.enable()
+            .and_then(|e| e.strip_prefix("systemctl enable ").map(str::to_string))
+    }
+
     pub fn package_check(&self) -> String {
         let pkg = sh(&self.package());
         if self.debian() {

@@ -46,6 +46,7 @@ mod tests {
             hints: super::super::hint_for,
             dry: None,
             connector: Arc::new(crate::remote::SshConnector),
+            purge_packages: false,
         }
     }
 

@@ -47,6 +47,19 @@ pub enum Undo {
     DropTable { name: String },
     /// Return the server to the running/stopped state it had before.
     Service { host: Role, was_running: bool },
+    /// Packages pgrepl installed. Removed only when the user asks for it
+    /// (`rollback --purge-packages`): other software may have come to need them.
+    RemovePackages { host: Role, packages: Vec<String> },
+    /// A cluster pgrepl created: stopped, and its data (and configuration) directory set
+    /// aside under `aside`, never deleted: it may hold data written since.
+    SetAsideCluster {
+        host: Role,
+        data: String,
+        conf: Option<String>,
+        aside: String,
+    },
+    /// A service pgrepl enabled at boot.
+    DisableService { host: Role, unit: String },
     /// Restart the server if it runs, so restored config files take effect. Recorded
     /// before the edits it belongs to, so that rollback runs it after restoring them.
     Restart { host: Role },
@@ -174,6 +187,22 @@ pub fn describe(u: &Undo) -> String {
         Undo::RestoreRole { name, .. } => tr!("undo.restore_role", role = name),
         Undo::DropTable { name } => tr!("undo.drop_table", table = name),
         Undo::Restart { host } => tr!("undo.restart", host = host),
+        Undo::RemovePackages { host, packages } => tr!(
+            "undo.remove_packages",
+            host = host,
+            packages = packages.join(" ")
+        ),
+        Undo::SetAsideCluster {
+            host, data, aside, ..
+        } => tr!(
+            "undo.set_aside_cluster",
+            host = host,
+            data = data,
+            aside = aside
+        ),
+        Undo::DisableService { host, unit } => {
+            tr!("undo.disable_service", host = host, unit = unit)
+        }
         Undo::Service { host, was_running } => {
             tr!(
                 if *was_running {
