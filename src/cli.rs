@@ -54,6 +54,14 @@ pub enum Command {
         /// Last step to run.
         #[arg(long, value_parser = parse_step)]
         to: Option<StepId>,
+        /// Whitelist an allowed network wider than /16 (IPv4) or /48 (IPv6), or one that
+        /// holds 0.0.0.0: refused without this.
+        #[arg(long)]
+        allow_wide_cidr: bool,
+        /// Use an existing role that lacks REPLICATION as the replication role (a
+        /// superuser is never taken).
+        #[arg(long)]
+        adopt_role: bool,
     },
     /// Check that the standby streams from the primary.
     Verify {
@@ -282,8 +290,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
             s.finish().await;
             Ok(0)
         }
-        Some(Command::Apply { yes, from, to }) => {
-            let setup = load_setup(&config_path(&cli)?)?;
+        Some(Command::Apply {
+            yes,
+            from,
+            to,
+            allow_wide_cidr,
+            adopt_role,
+        }) => {
+            let mut setup = load_setup(&config_path(&cli)?)?;
+            setup.allow.wide_cidr = *allow_wide_cidr;
+            setup.allow.adopt_role = *adopt_role;
+            // Refused before any step changes anything, not at the whitelist.
+            crate::steps::refuse_a_wide_network(&setup)
+                .map_err(|e| eyre!("{}\n{}", e.message, e.hint.unwrap_or_default()))?;
             let from = from.unwrap_or(StepId::Install);
             let to = to.unwrap_or(StepId::Verify);
             if from > to {

@@ -50,6 +50,9 @@ pub struct PostgresConfig {
     pub hba_method: Option<String>,
     #[serde(default = "default_cluster")]
     pub cluster: String,
+    /// Also add the tutorial's `host all all <CIDR>` line (every database, every role).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_all_databases: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -90,6 +93,7 @@ impl Default for PostgresConfig {
             allowed_cidr: String::new(),
             hba_method: None,
             cluster: default_cluster(),
+            allow_all_databases: false,
         }
     }
 }
@@ -140,6 +144,23 @@ pub struct Setup {
     pub hba_method: Option<String>,
     pub cluster: String,
     pub ssh: SshConfig,
+    /// The tutorial's `host all all <CIDR>` line as well as the replication one
+    /// (`[postgres] allow_all_databases`); off by default.
+    #[serde(default)]
+    pub allow_all_databases: bool,
+    /// What the user allowed for this run (command-line flags, the wizard's yes), never
+    /// read from a file.
+    #[serde(skip)]
+    pub allow: Allow,
+}
+
+/// Choices that need an explicit yes each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allow {
+    /// Whitelist a wide network (`--allow-wide-cidr`, see [`is_wide`]).
+    pub wide_cidr: bool,
+    /// Use an existing role that lacks REPLICATION (`--adopt-role`); a superuser never.
+    pub adopt_role: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +269,8 @@ impl Config {
                     hba_method: pg.hba_method.clone(),
                     cluster: pg.cluster.clone(),
                     ssh: self.ssh.clone(),
+                    allow_all_databases: pg.allow_all_databases,
+                    allow: Allow::default(),
                 })
             }
             _ => Err(ConfigErrors(errors)),
@@ -343,8 +366,13 @@ pub fn password_problem(p: &str) -> Option<String> {
 }
 
 /// True for the networks that open the server to everyone.
-pub fn is_everyone(net: &IpNet) -> bool {
-    net.prefix_len() == 0
+/// A network wide enough that whitelisting it needs an explicit yes: shorter than /16
+/// (IPv4) or /48 (IPv6), or holding the unspecified address.
+pub fn is_wide(net: &IpNet) -> bool {
+    match net {
+        IpNet::V4(n) => n.prefix_len() < 16 || n.contains(&std::net::Ipv4Addr::UNSPECIFIED),
+        IpNet::V6(n) => n.prefix_len() < 48 || n.contains(&std::net::Ipv6Addr::UNSPECIFIED),
+    }
 }
 
 /// A host name, IPv4/IPv6 address or `~/.ssh/config` alias. A leading `-` would be read by
@@ -495,7 +523,17 @@ allowed_cidr = "10.77.0.0/24"
         assert!(check_cidr("10.77.0.5/24").is_err(), "host bits set");
         assert!(check_cidr("").is_err());
         assert!(check_cidr("10.77.0.0/24; rm -rf /").is_err());
-        assert!(is_everyone(&check_cidr("0.0.0.0/0").unwrap()));
+        for wide in ["0.0.0.0/0", "0.0.0.0/1", "10.0.0.0/8", "::/0", "fd00::/32"] {
+            assert!(is_wide(&check_cidr(wide).unwrap()), "{wide}");
+        }
+        for narrow in [
+            "10.0.0.0/16",
+            "10.0.1.0/24",
+            "10.0.1.11/32",
+            "fd00:1:2::/48",
+        ] {
+            assert!(!is_wide(&check_cidr(narrow).unwrap()), "{narrow}");
+        }
     }
 
     #[test]

@@ -363,9 +363,22 @@ fn a_role_that_existed_is_put_back_not_dropped() {
     );
     let role = "SELECT rolreplication, rolpassword FROM pg_authid WHERE rolname = 'replica';";
     let before = lab.psql(Host::Primary, role);
+    // Someone's role without REPLICATION is not taken over unless asked.
+    let refused = lab.apply(&lab.config(), &["--to", "replica-role"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("--adopt-role"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        lab.psql(Host::Primary, role),
+        before,
+        "changed although refused"
+    );
     assert_ok(
-        &lab.apply(&lab.config(), &["--to", "replica-role"]),
-        "apply --to replica-role",
+        &lab.apply(&lab.config(), &["--to", "replica-role", "--adopt-role"]),
+        "apply --to replica-role --adopt-role",
     );
     let during = lab.psql(Host::Primary, role);
     assert!(during.starts_with("t|") && during != before, "{during}");

@@ -19,7 +19,7 @@ pub use hosts::Hosts;
 pub use install::Install;
 pub use replica_role::ReplicaRole;
 pub use verify::Verify;
-pub use whitelist::Whitelist;
+pub use whitelist::{refuse_a_wide_network, Whitelist};
 
 use crate::engine::{Cmd, Cx, Role, Step, StepError, StepResult};
 use crate::tr;

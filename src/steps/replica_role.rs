@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::password::{matches, verifier_for};
 use super::undo::{remember, remembered, Undo};
-use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, UndoRecord};
+use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::quote::{sh, sql_ident, sql_literal};
 use crate::secret::MASK;
 use crate::tr;
@@ -14,13 +14,14 @@ pub struct ReplicaRole;
 struct Existing {
     login: bool,
     replication: bool,
+    superuser: bool,
     verifier: Option<String>,
 }
 
 /// The role as it is now. The password hash is read quietly: it stays out of every pane.
 async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
     let sql = format!(
-        "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_authid WHERE rolname = {};",
+        "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, ''), rolsuper FROM pg_authid WHERE rolname = {};",
         sql_literal(role)
     );
     let psql = cx.layout(Role::Primary)?.psql();
@@ -31,7 +32,24 @@ async fn existing(cx: &Cx, role: &str) -> StepResult<Option<Existing>> {
         login: r.first().map(|v| v == "t").unwrap_or(false),
         replication: r.get(1).map(|v| v == "t").unwrap_or(false),
         verifier: r.get(2).filter(|v| !v.is_empty()).cloned(),
+        superuser: r.get(3).map(|v| v == "t").unwrap_or(false),
     }))
+}
+
+/// Someone else's role is not taken over: never a superuser (its password would land in
+/// the standby's password file), and one without REPLICATION only when the user says so.
+fn refuse_a_takeover(cx: &Cx, role: &str, e: &Existing) -> StepResult<()> {
+    if e.superuser {
+        return Err(
+            StepError::new(tr!("error.role_superuser", role = role)).hint(tr!("hint.role_taken"))
+        );
+    }
+    if !e.replication && !cx.setup.allow.adopt_role {
+        return Err(
+            StepError::new(tr!("error.role_exists", role = role)).hint(tr!("hint.role_adopt"))
+        );
+    }
+    Ok(())
 }
 
 fn statement(verb: &str, role: &str, password: &str) -> String {
@@ -77,7 +95,8 @@ impl Step for ReplicaRole {
         let password = super::password(cx)?;
         Ok(match existing(cx, &cx.setup.replication_user).await? {
             Some(e) => {
-                e.login
+                !e.superuser
+                    && e.login
                     && e.replication
                     && e.verifier
                         .as_deref()
@@ -103,6 +122,7 @@ impl Step for ReplicaRole {
             }
             (Some(_), true) => "ALTER",
             (Some(e), false) => {
+                refuse_a_takeover(cx, &role, e)?;
                 // Someone else's role: keep what it was in a root-only file on the host so
                 // rollback can put its flags and password back. Never in the journal.
                 let saved = format!(

@@ -32,13 +32,95 @@ pub fn hba_block(cx: &Cx, l: &Layout) -> String {
         &cx.setup.replication_user,
         cx.setup.allowed_cidr.to_string(),
     );
-    block::render(
-        TAG,
-        &[
-            format!("host    replication     {user:<15} {cidr:<18} {method}"),
-            format!("host    all             all             {cidr:<18} {method}"),
-        ],
+    let mut lines = vec![format!(
+        "host    replication     {user:<15} {cidr:<18} {method}"
+    )];
+    // The tutorial's line for every database and role: only when asked for, since for that
+    // network it would admit what the DBA's own rules do not.
+    if cx.setup.allow_all_databases {
+        lines.push(format!(
+            "host    all             all             {cidr:<18} {method}"
+        ));
+    }
+    block::render(TAG, &lines)
+}
+
+/// A wide network needs the user's explicit yes (`--allow-wide-cidr`, or the wizard's).
+pub fn refuse_a_wide_network(setup: &crate::config::Setup) -> StepResult<()> {
+    if crate::config::is_wide(&setup.allowed_cidr) && !setup.allow.wide_cidr {
+        return Err(
+            StepError::new(tr!("error.wide_cidr", cidr = setup.allowed_cidr))
+                .hint(tr!("hint.wide_cidr")),
+        );
+    }
+    Ok(())
+}
+
+/// Reads pg_hba.conf as the server would (PG >= 10) before it is reloaded: a line it cannot
+/// parse, or an earlier rule of the DBA's that rejects the standby's replication login
+/// (pgrepl's line goes after them and never overrides them), stops the step before the
+/// running server is touched.
+async fn check_hba_with_the_server(cx: &Cx, l: &Layout) -> StepResult<()> {
+    if l.version.major < 10 || cx.is_dry() {
+        return Ok(());
+    }
+    let rows = super::sql(
+        cx,
+        Role::Primary,
+        "SELECT line_number, type, array_to_string(database, ','), array_to_string(user_name, ','), coalesce(address, ''), coalesce(netmask, ''), coalesce(auth_method, ''), coalesce(error, '') FROM pg_hba_file_rules ORDER BY line_number;",
     )
+    .await?;
+    let file = l.hba_file();
+    if let Some(bad) = rows
+        .iter()
+        .find(|r| r.get(7).is_some_and(|e| !e.is_empty()))
+    {
+        return Err(StepError::new(tr!(
+            "error.hba_invalid",
+            path = file,
+            line = bad.first().cloned().unwrap_or_default(),
+            problem = bad.get(7).cloned().unwrap_or_default()
+        ))
+        .hint(tr!("hint.hba_invalid")));
+    }
+    let standby = cx.facts(Role::Standby)?.networks();
+    let role = &cx.setup.replication_user;
+    let first = rows.iter().find(|r| {
+        let field = |i: usize| r.get(i).map(String::as_str).unwrap_or_default();
+        let host_rule = matches!(field(1), "host" | "hostssl" | "hostnossl");
+        let for_replication = field(2).split(',').any(|d| d == "replication");
+        let for_role = field(3)
+            .split(',')
+            .any(|u| u == "all" || u == role.as_str());
+        host_rule && for_replication && for_role && matches_any(field(4), field(5), &standby)
+    });
+    if let Some(r) = first.filter(|r| r.get(6).map(String::as_str) == Some("reject")) {
+        return Err(StepError::new(tr!(
+            "error.hba_rejects_standby",
+            path = file,
+            line = r.first().cloned().unwrap_or_default()
+        ))
+        .hint(tr!("hint.hba_rejects_standby")));
+    }
+    Ok(())
+}
+
+/// Whether an hba address (`all`, an address with its netmask) covers one of `hosts`.
+fn matches_any(address: &str, netmask: &str, hosts: &[ipnet::IpNet]) -> bool {
+    if address == "all" {
+        return true;
+    }
+    let (Ok(addr), Ok(mask)) = (
+        address.parse::<std::net::IpAddr>(),
+        netmask.parse::<std::net::IpAddr>(),
+    ) else {
+        // samehost, samenet, a host name: cannot tell here; assume it may match.
+        return !address.is_empty();
+    };
+    let Ok(net) = ipnet::IpNet::with_netmask(addr, mask) else {
+        return true;
+    };
+    hosts.iter().any(|h| net.contains(&h.addr()))
 }
 
 pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'static str, String)> {
@@ -157,6 +239,7 @@ impl Step for Whitelist {
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        refuse_a_wide_network(&cx.setup)?;
         refuse_a_network_without_the_standby(cx)?;
         let l = cx.layout(Role::Primary)?.clone();
         let was_running = cx.run(Role::Primary, Cmd::read(l.is_running())).await?.ok();
@@ -178,7 +261,7 @@ impl Step for Whitelist {
             .await?
             .unwrap_or_default();
         let new_hba =
-            block::put(&hba, TAG, &hba_block(cx, &l), Place::Top).map_err(StepError::new)?;
+            block::put(&hba, TAG, &hba_block(cx, &l), Place::Bottom).map_err(StepError::new)?;
         files::write(
             cx,
             Role::Primary,
@@ -202,6 +285,7 @@ impl Step for Whitelist {
             "0644",
         )
         .await?;
+        check_hba_with_the_server(cx, &l).await?;
         cx.change(Role::Primary, Cmd::new(l.restart())).await?;
         // ALTER SYSTEM settings win over postgresql.conf: say so rather than leave the user
         // wondering why a value did not take.

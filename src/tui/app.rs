@@ -11,7 +11,7 @@ use super::engine_task::{Command, Preview, Reply};
 use super::form::{cidr_offers, Form};
 use super::pane::Pane;
 use super::theme::Theme;
-use crate::config::{is_everyone, Config, Setup};
+use crate::config::{is_wide, Config, Setup};
 use crate::engine::{Event, Journal, Role, StepId, StepState, VerifyReport};
 use crate::secret::Secret;
 use crate::tr;
@@ -255,11 +255,13 @@ impl App {
 
     /// The form was confirmed: start (or restart) the engine on its setup.
     pub(super) fn submit_form(&mut self, run_all: bool, everyone_confirmed: bool) {
-        let Some(done) = self.form.result() else {
+        let Some(mut done) = self.form.result() else {
             self.say(Level::Error, tr!("tui.form.fix_first"));
             return;
         };
-        if is_everyone(&done.setup.allowed_cidr) && !everyone_confirmed {
+        // The yes to a wide network is the wizard's --allow-wide-cidr.
+        done.setup.allow.wide_cidr = everyone_confirmed;
+        if is_wide(&done.setup.allowed_cidr) && !everyone_confirmed {
             self.modal = Some(Modal::Confirm {
                 kind: Confirm::Everyone(run_all),
                 title: tr!("tui.confirm.everyone_title"),
@@ -468,7 +470,7 @@ impl App {
             .filter_map(|a| a.parse().ok())
             .collect();
         let covers = addrs.iter().any(|a| current.contains(&a.addr()));
-        if covers && !is_everyone(&current) {
+        if covers && !is_wide(&current) {
             return None;
         }
         let options: Vec<IpNet> = cidr_offers(&self.standby_addresses)

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::app::{App, Modal};
 use super::ui::centered;
 use super::{card, preview};
-use crate::config::is_everyone;
+use crate::config::is_wide;
 use crate::tr;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
@@ -45,7 +45,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
                 };
                 choice(i, what);
             }
-            let keep = if is_everyone(current) {
+            let keep = if is_wide(current) {
                 tr!("tui.cidr.keep_everyone", cidr = current)
             } else {
                 tr!("tui.cidr.keep_missing", cidr = current)

@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifi
 use tui_input::backend::crossterm::to_input_request;
 use tui_input::Input;
 
-use crate::config::{check_cidr, is_everyone, Config, HostConfig, PostgresConfig, Setup};
+use crate::config::{check_cidr, is_wide, Config, HostConfig, PostgresConfig, Setup};
 use crate::secret::Secret;
 use crate::tr;
 
@@ -252,7 +252,7 @@ impl Form {
     pub fn warning(&self, f: Field) -> Option<String> {
         if f == Field::Cidr {
             if let Ok(net) = check_cidr(self.value(Field::Cidr)) {
-                if is_everyone(&net) {
+                if is_wide(&net) {
                     return Some(tr!("tui.form.everyone"));
                 }
             }

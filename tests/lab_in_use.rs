@@ -1,0 +1,130 @@
+//! Servers that applications already use: the DBA's pg_hba.conf rules stay in charge, a
+//! wide network and someone else's role need an explicit yes, and a rule pgrepl cannot
+//! get past stops it before the primary is touched. Checked with PostgreSQL itself.
+
+mod common;
+
+use common::{assert_ok, assert_streams, lived_in_hosts, text, Host, Lab, CONF};
+
+const HBA: &str = "/etc/postgresql/15/main/pg_hba.conf";
+
+/// A login from the standby's host to the primary as `who`.
+fn login_from_standby(lab: &Lab, who: &str, password: &str) -> bool {
+    let out = lab.ssh(
+        Host::Standby,
+        &format!(
+            "runuser -u postgres -- env PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -X -At -h {} -U {who} -d postgres -c 'SELECT 1'",
+            lab.ip(Host::Primary)
+        ),
+        "",
+    );
+    out.status.success()
+}
+
+fn started_at(lab: &Lab) -> String {
+    lab.psql(Host::Primary, "SELECT pg_postmaster_start_time();")
+}
+
+fn config_with(lab: &Lab, from: &str, to: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(lab.config())
+        .expect("lab config")
+        .replace(from, to);
+    let path = lab.state.path().join("setup.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
+    let _turn = common::serial();
+    let lab = Lab::up("use", "10.77.8");
+    lived_in_hosts(&lab);
+    let subnet = format!("{}.0/24", lab.prefix());
+    // The DBA's rules: the application role may log in from nowhere on the standby's
+    // network (a reject at the top), and replication stays possible.
+    lab.psql(
+        Host::Primary,
+        "CREATE ROLE app LOGIN PASSWORD 'app-password';",
+    );
+    lab.sh(
+        Host::Primary,
+        &format!("sed -i '1i host all all {subnet} reject' {HBA} && pg_ctlcluster 15 main reload"),
+    );
+    assert!(!login_from_standby(&lab, "app", "app-password"));
+
+    // A wide network: refused before anything changes, unless asked for.
+    let wide = config_with(&lab, &format!("\"{subnet}\""), "\"0.0.0.0/1\"");
+    let hba_before = lab.sh(Host::Primary, &format!("sha256sum {HBA}"));
+    let out = lab.apply(&wide, &[]);
+    assert!(!out.status.success(), "0.0.0.0/1 was taken: {}", text(&out));
+    assert!(text(&out).contains("--allow-wide-cidr"), "{}", text(&out));
+    assert_eq!(
+        lab.sh(Host::Primary, &format!("sha256sum {HBA}")),
+        hba_before
+    );
+    assert_eq!(
+        lab.psql(
+            Host::Primary,
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'replica';"
+        ),
+        "0",
+        "a step ran although the network was refused"
+    );
+
+    // Someone else's role, here the superuser: never taken over.
+    let taken = config_with(
+        &lab,
+        "replication_user = \"replica\"",
+        "replication_user = \"postgres\"",
+    );
+    let hash = "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'postgres';";
+    let before = lab.psql(Host::Primary, hash);
+    let out = lab.apply(&taken, &["--adopt-role"]);
+    assert!(
+        !out.status.success(),
+        "the superuser was taken: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("superuser"), "{}", text(&out));
+    assert_eq!(lab.psql(Host::Primary, hash), before);
+
+    // The ordinary apply: replication works and the DBA's reject still holds, since
+    // pgrepl adds only a replication line, after the existing rules.
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    assert_streams(&lab);
+    assert!(
+        !login_from_standby(&lab, "app", "app-password"),
+        "pgrepl's lines opened the primary to the application role"
+    );
+    let hba = lab.sh(Host::Primary, &format!("cat {HBA}"));
+    assert!(!hba.contains(&format!("host    all             all             {subnet}")));
+    let ours = hba
+        .lines()
+        .position(|l| l.starts_with("host    replication     replica"));
+    let theirs = hba.lines().position(|l| l.ends_with("reject"));
+    assert!(
+        ours > theirs,
+        "pgrepl's line must come after the DBA's:\n{hba}"
+    );
+    let c = lab.config().to_string_lossy().to_string();
+    assert_ok(
+        &lab.pgrepl(&["rollback", "--config", &c, "--yes"]),
+        "rollback",
+    );
+
+    // A rule that rejects the standby's replication login: the step stops before the
+    // primary is restarted, naming the line.
+    lab.sh(
+        Host::Primary,
+        &format!("sed -i '1i host replication all {subnet} reject' {HBA}"),
+    );
+    let up_since = started_at(&lab);
+    let out = lab.apply(&lab.config(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{CONF}/pg_hba.conf line 1")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(started_at(&lab), up_since, "the primary was restarted");
+}
