@@ -128,3 +128,79 @@ fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
     );
     assert_eq!(started_at(&lab), up_since, "the primary was restarted");
 }
+
+#[test]
+fn links_planted_by_the_postgres_account_gain_it_nothing() {
+    let _turn = common::serial();
+    let lab = Lab::up("use", "10.77.8");
+    lived_in_hosts(&lab);
+    let id = pgrepl::engine::setup_id(
+        &format!("root@{}:22", lab.ip(Host::Primary)),
+        &format!("root@{}:22", lab.ip(Host::Standby)),
+    );
+    // A root-only file the postgres account wants written, and links to it at every name
+    // an earlier pgrepl used for its temporary files.
+    let victim = "/root/victim";
+    let plant = |h: Host, names: &[String]| {
+        let mut script = format!("echo untouched > {victim} && chmod 600 {victim}");
+        for n in names {
+            script.push_str(&format!(" && runuser -u postgres -- ln -s {victim} {n}"));
+        }
+        lab.sh(h, &script);
+    };
+    plant(
+        Host::Primary,
+        &[
+            format!("{CONF}/pg_hba.conf.pgrepl-new"),
+            format!("{CONF}/postgresql.conf.pgrepl-new"),
+        ],
+    );
+    plant(
+        Host::Standby,
+        &[
+            format!("/var/lib/postgresql/.pgrepl-{id}.pgpass.new"),
+            format!("{CONF}/postgresql.conf.pgrepl-new"),
+        ],
+    );
+    // A DBA's own layout: pg_hba.conf is a link to the real file; it stays a link.
+    lab.sh(
+        Host::Primary,
+        &format!(
+            "runuser -u postgres -- sh -c 'mv {HBA} {CONF}/hba-real.conf && ln -s hba-real.conf {HBA}'"
+        ),
+    );
+    let real_before = lab.sh(Host::Primary, &format!("sha256sum {CONF}/hba-real.conf"));
+
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    assert_streams(&lab);
+    for h in [Host::Primary, Host::Standby] {
+        assert_eq!(
+            lab.sh(h, &format!("cat {victim}; stat -c %U {victim}")),
+            "untouched\nroot",
+            "{h:?}: root wrote through a link the postgres account planted"
+        );
+    }
+    assert_eq!(
+        lab.sh(Host::Primary, &format!("readlink {HBA}")),
+        "hba-real.conf",
+        "the linked pg_hba.conf was replaced instead of edited at its target"
+    );
+    assert!(lab
+        .sh(Host::Primary, &format!("cat {CONF}/hba-real.conf"))
+        .contains("host    replication     replica"));
+
+    let c = lab.config().to_string_lossy().to_string();
+    assert_ok(
+        &lab.pgrepl(&["rollback", "--config", &c, "--yes"]),
+        "rollback",
+    );
+    assert_eq!(
+        lab.sh(Host::Primary, &format!("sha256sum {CONF}/hba-real.conf")),
+        real_before,
+        "the link's target is not restored byte for byte"
+    );
+    assert_eq!(
+        lab.sh(Host::Primary, &format!("readlink {HBA}")),
+        "hba-real.conf"
+    );
+}

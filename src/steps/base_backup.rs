@@ -276,8 +276,11 @@ impl Step for BaseBackup {
         ));
         cx.change(
             Role::Standby,
-            Cmd::new(format!(
-                "umask 077; cat > {pf}.new && chown postgres:postgres {pf}.new && chmod 600 {pf}.new && mv -f {pf}.new {pf}"
+            Cmd::new(files::as_owner_of(
+                &files::dir_of(&p.passfile),
+                &format!(
+                    "umask 077; tmp=$(mktemp {pf}.XXXXXX) || exit 1; cat > \"$tmp\" && chmod 600 \"$tmp\" && mv -f \"$tmp\" {pf} || {{ rm -f \"$tmp\"; exit 1; }}"
+                ),
             ))
             .secret(&line),
         )
@@ -350,7 +353,11 @@ impl Step for BaseBackup {
             )));
             cx.change(
                 Role::Standby,
-                Cmd::new(format!("umask 077; cat > {d}/recovery.conf")).secret(&text),
+                Cmd::new(files::as_owner_of(
+                    &p.data,
+                    &format!("umask 077; tmp=$(mktemp {d}/recovery.conf.XXXXXX) || exit 1; cat > \"$tmp\" && mv -f \"$tmp\" {d}/recovery.conf || {{ rm -f \"$tmp\"; exit 1; }}"),
+                ))
+                .secret(&text),
             )
             .await?;
         }

@@ -6,6 +6,28 @@ use crate::engine::{Cmd, Cx, Role, StepError, StepResult};
 use crate::quote::sh;
 use crate::tr;
 
+/// Runs `script` as the account that owns `dir` (root stays root). Root never works in a
+/// directory another account controls: a symlink planted there by the postgres account
+/// would turn a root write into a write anywhere (the class of CVE-2019-3466); as that
+/// account, following it gains nothing. Stdin passes through.
+pub fn as_owner_of(dir: &str, script: &str) -> String {
+    format!(
+        "o=$(stat -c %U {d}) || exit 1\n\
+         if [ \"$o\" = root ] || [ \"$o\" = \"$(id -un)\" ]; then sh -c {s}; else runuser -u \"$o\" -- sh -c {s}; fi",
+        d = sh(dir),
+        s = sh(script)
+    )
+}
+
+/// The directory holding `path`.
+pub fn dir_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    }
+}
+
 pub fn backup_path(cx: &Cx, path: &str) -> String {
     format!("{path}.pgrepl-{}.orig", cx.journal_id())
 }
@@ -22,9 +44,9 @@ pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
     let done = cx
         .must(
             r,
-            Cmd::new(format!(
+            Cmd::new(as_owner_of(&dir_of(path), &format!(
                 "if [ -e {p} ]; then echo {PRESENT}; base64 < {p} || exit 1; echo {END}; else echo {ABSENT}; fi"
-            ))
+            )))
             .quiet()
             .reads(),
         )
@@ -68,14 +90,22 @@ fn parse_read(stdout: &str) -> Result<Option<String>, String> {
 
 /// The script that writes stdin to `path` (keeping owner and mode when it exists, else
 /// `owner`/`mode`), backing the original up first.
+/// Replaces the file at `path` (its target, when it is a symlink: a link stays a link)
+/// with stdin: through a fresh temporary file (mktemp: a random name, created exclusively)
+/// beside it, with the original's mode (and owner, as root), flushed, then renamed over it.
+/// Runs as the owner of the file's directory (see [`as_owner_of`]).
 pub fn write_script(path: &str, backup: &str, owner: &str, mode: &str) -> String {
     let (p, b) = (sh(path), sh(backup));
-    format!(
-        "umask 077\nif [ -e {p} ]; then\n  [ -e {b} ] || cp -p {p} {b} || exit 1\n  \
-         cat > {p}.pgrepl-new && chown --reference={p} {p}.pgrepl-new && chmod --reference={p} {p}.pgrepl-new || exit 1\nelse\n  \
-         cat > {p}.pgrepl-new && chown {owner} {p}.pgrepl-new && chmod {mode} {p}.pgrepl-new || exit 1\nfi\n\
-         mv -f {p}.pgrepl-new {p}"
-    )
+    let inner = format!(
+        "umask 077\nt=$(readlink -f {p}) && [ -n \"$t\" ] || exit 1\n\
+         tmp=$(mktemp \"$t.pgrepl-XXXXXX\") || exit 1\n\
+         if [ -e \"$t\" ]; then\n  [ -e {b} ] || cp -p \"$t\" {b} || {{ rm -f \"$tmp\"; exit 1; }}\n  \
+         cat > \"$tmp\" && chmod --reference=\"$t\" \"$tmp\" && {{ [ \"$(id -u)\" != 0 ] || chown --reference=\"$t\" \"$tmp\"; }} || {{ rm -f \"$tmp\"; exit 1; }}\n\
+         else\n  \
+         cat > \"$tmp\" && chmod {mode} \"$tmp\" && {{ [ \"$(id -u)\" != 0 ] || chown {owner} \"$tmp\"; }} || {{ rm -f \"$tmp\"; exit 1; }}\nfi\n\
+         sync \"$tmp\" 2>/dev/null\nmv -f \"$tmp\" \"$t\""
+    );
+    as_owner_of(&dir_of(path), &inner)
 }
 
 /// Writes `new` to `path` when it differs from what is there. Returns whether it changed.
@@ -102,8 +132,9 @@ pub async fn write(
             let sum = cx
                 .must(
                     r,
-                    Cmd::new(format!(
-                        "if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi"
+                    Cmd::new(as_owner_of(
+                        &dir_of(path),
+                        &format!("if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi"),
                     ))
                     .reads()
                     .quiet(),
@@ -181,17 +212,20 @@ pub fn restore_file_script(path: &str, backup: &str, sha256: &str, written: &str
         "{}.before-rollback",
         backup.trim_end_matches(".orig")
     ));
-    format!(
+    let inner = format!(
         "if [ -e {b} ]; then\n  \
-         now=$(sha256sum {p} 2>/dev/null | cut -d' ' -f1)\n  \
-         if [ -e {p} ] && [ \"$now\" != {sha} ] && [ \"$now\" != {written} ]; then cp -p {p} {keep} && echo \"{p} was edited after pgrepl wrote it; those edits are kept in {keep}\" || exit 1; fi\n  \
-         cp -p {b} {p}.pgrepl-restore && mv -f {p}.pgrepl-restore {p} || exit 1\n  \
-         sum=$(sha256sum {p} | cut -d' ' -f1)\n  \
+         t=$(readlink -f {p}) && [ -n \"$t\" ] || exit 1\n  \
+         now=$(sha256sum \"$t\" 2>/dev/null | cut -d' ' -f1)\n  \
+         if [ -e \"$t\" ] && [ \"$now\" != {sha} ] && [ \"$now\" != {written} ]; then cp -p \"$t\" {keep} && echo \"{p} was edited after pgrepl wrote it; those edits are kept in {keep}\" || exit 1; fi\n  \
+         tmp=$(mktemp \"$t.pgrepl-XXXXXX\") || exit 1\n  \
+         cp -p {b} \"$tmp\" && sync \"$tmp\" 2>/dev/null; mv -f \"$tmp\" \"$t\" || {{ rm -f \"$tmp\"; exit 1; }}\n  \
+         sum=$(sha256sum \"$t\" | cut -d' ' -f1)\n  \
          if [ \"$sum\" = {sha} ]; then rm -f {b}; echo restored {p}; else echo \"checksum mismatch after restoring {p}: $sum\" >&2; exit 1; fi\n\
          else echo no backup at {b}, nothing to restore; fi",
         sha = sh(sha256),
         written = sh(if written.is_empty() { "-" } else { written })
-    )
+    );
+    as_owner_of(&dir_of(path), &inner)
 }
 
 #[cfg(test)]

@@ -147,7 +147,10 @@ impl Step for ReplicaRole {
                     let s = sh(&saved);
                     cx.change(
                         Role::Primary,
-                        Cmd::new(format!("umask 077; [ -e {s} ] || cat > {s}"))
+                        Cmd::new(super::files::as_owner_of(
+                            &super::files::dir_of(&saved),
+                            &format!("umask 077; [ -e {s} ] || {{ tmp=$(mktemp {s}.XXXXXX) && cat > \"$tmp\" && mv -f \"$tmp\" {s}; }}"),
+                        ))
                             .stdin(&sql)
                             .quiet(),
                     )
