@@ -62,6 +62,10 @@ pub enum Command {
         /// superuser is never taken).
         #[arg(long)]
         adopt_role: bool,
+        /// Restart the primary even while clients are connected (with --yes; without it,
+        /// the preview says how many and asks).
+        #[arg(long)]
+        allow_restart: bool,
     },
     /// Check that the standby streams from the primary.
     Verify {
@@ -296,10 +300,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             to,
             allow_wide_cidr,
             adopt_role,
+            allow_restart,
         }) => {
             let mut setup = load_setup(&config_path(&cli)?)?;
             setup.allow.wide_cidr = *allow_wide_cidr;
             setup.allow.adopt_role = *adopt_role;
+            // Asked before each step, the yes to a preview that counts the sessions counts.
+            setup.allow.restart = *allow_restart || !*yes;
             // Refused before any step changes anything, not at the whitelist.
             crate::steps::refuse_a_wide_network(&setup)
                 .map_err(|e| eyre!("{}\n{}", e.message, e.hint.unwrap_or_default()))?;

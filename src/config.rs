@@ -161,6 +161,9 @@ pub struct Allow {
     pub wide_cidr: bool,
     /// Use an existing role that lacks REPLICATION (`--adopt-role`); a superuser never.
     pub adopt_role: bool,
+    /// Restart a server that has client sessions (`--allow-restart`, or a yes to the
+    /// preview that counts them).
+    pub restart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

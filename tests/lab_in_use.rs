@@ -204,3 +204,126 @@ fn links_planted_by_the_postgres_account_gain_it_nothing() {
         "hba-real.conf"
     );
 }
+
+/// A process on the primary host that lives until the returned child is killed.
+fn hold(lab: &Lab, script: &str) -> std::process::Child {
+    std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(lab.dir.join("ssh_config"))
+        .arg(format!("root@{}", lab.ip(Host::Primary)))
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh starts")
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
+    let _turn = common::serial();
+    let lab = Lab::up("use", "10.77.8");
+    lived_in_hosts(&lab);
+    let sessions = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid();";
+    let mut client = hold(
+        &lab,
+        "cd / && runuser -u postgres -- psql -X -q -c 'SELECT pg_sleep(120)'",
+    );
+    wait_until("the client session", || {
+        lab.psql(Host::Primary, sessions) == "1"
+    });
+    let up_since = started_at(&lab);
+
+    // Clients connected: headless --yes does not restart behind their back.
+    let out = lab.apply(&lab.config(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--allow-restart"), "{}", text(&out));
+    assert!(text(&out).contains("1 client session"), "{}", text(&out));
+    assert_eq!(
+        started_at(&lab),
+        up_since,
+        "restarted with a client connected"
+    );
+    assert_eq!(lab.psql(Host::Primary, sessions), "1");
+    assert_ok(
+        &lab.apply(&lab.config(), &["--allow-restart"]),
+        "apply --allow-restart",
+    );
+    assert_streams(&lab);
+    let _ = client.kill();
+    let _ = client.wait();
+
+    // Only the allowed network changes: a reload, no restart, even with a client on.
+    let mut client = hold(
+        &lab,
+        "cd / && runuser -u postgres -- psql -X -q -c 'SELECT pg_sleep(120)'",
+    );
+    wait_until("the client session", || {
+        lab.psql(Host::Primary, sessions) == "1"
+    });
+    let up_since = started_at(&lab);
+    let narrow = config_with(
+        &lab,
+        &format!("\"{}.0/24\"", lab.prefix()),
+        &format!("\"{}/32\"", lab.ip(Host::Standby)),
+    );
+    assert_ok(&lab.apply(&narrow, &[]), "apply with a narrower network");
+    assert_eq!(
+        started_at(&lab),
+        up_since,
+        "restarted for a pg_hba.conf change"
+    );
+    assert_eq!(lab.psql(Host::Primary, sessions), "1", "the client was cut");
+    assert!(lab
+        .sh(Host::Primary, &format!("cat {HBA}"))
+        .contains(&format!("{}/32", lab.ip(Host::Standby))));
+    let _ = client.kill();
+    let _ = client.wait();
+    let c = lab.config().to_string_lossy().to_string();
+    assert_ok(
+        &lab.pgrepl(&["rollback", "--config", &c, "--yes"]),
+        "rollback",
+    );
+
+    // A restart that cannot come back: the DBA runs with wal_level = minimal set by
+    // ALTER SYSTEM (it wins over postgresql.conf) and no WAL senders; pgrepl's senders
+    // cannot start with it. The files go back and the server runs again as it was.
+    lab.psql(Host::Primary, "ALTER SYSTEM SET wal_level = minimal;");
+    lab.sh(
+        Host::Primary,
+        &format!(
+            "echo 'max_wal_senders = 0' >> {CONF}/postgresql.conf && pg_ctlcluster 15 main restart"
+        ),
+    );
+    let sums = common::config_sums(&lab);
+    let out = lab.apply(&lab.config(), &["--allow-restart"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("did not come back"), "{}", text(&out));
+    assert_eq!(
+        common::config_sums(&lab),
+        sums,
+        "the files were not put back"
+    );
+    assert_eq!(
+        lab.psql(Host::Primary, "SELECT 1;"),
+        "1",
+        "the primary is down"
+    );
+    assert_eq!(lab.psql(Host::Primary, "SHOW wal_level;"), "minimal");
+    assert!(
+        text(&out).contains("wal_level"),
+        "the log's lines are shown: {}",
+        text(&out)
+    );
+}

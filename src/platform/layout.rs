@@ -288,6 +288,25 @@ impl Layout {
         )
     }
 
+    /// The server log's last lines, for a start that failed.
+    pub fn log_tail(&self) -> String {
+        if self.systemd && !self.debian() {
+            return format!(
+                "journalctl -u postgresql-{} -n 20 --no-pager 2>/dev/null || true",
+                self.version
+            );
+        }
+        let log = if self.debian() {
+            format!(
+                "/var/log/postgresql/postgresql-{}-{}.log",
+                self.version, self.cluster
+            )
+        } else {
+            format!("{}/pgrepl-server.log", self.postgres_home())
+        };
+        format!("tail -n 20 {} 2>/dev/null || true", sh(&log))
+    }
+
     pub fn start(&self) -> String {
         format!("{} || {{ {}; }}", self.is_running(), self.service("start"))
     }

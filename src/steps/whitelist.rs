@@ -163,6 +163,74 @@ pub fn conf_block(l: &Layout, current: &HashMap<String, String>) -> String {
     block::render(TAG, &lines)
 }
 
+/// Settings the server reads only at start: changing one needs a restart, the others a
+/// reload.
+const AT_START: [&str; 4] = [
+    "listen_addresses",
+    "wal_level",
+    "max_wal_senders",
+    "max_connections",
+];
+
+/// Whether the settings pgrepl wants differ from the running server's in one that is read
+/// only at start.
+fn needs_restart(l: &Layout, current: &HashMap<String, String>) -> bool {
+    conf_settings(l, current).iter().any(|(k, v)| {
+        AT_START.contains(k) && current.get(*k).map(String::as_str) != Some(v.trim_matches('\''))
+    })
+}
+
+/// Client sessions a restart would cut (walsenders and background workers aside).
+async fn client_sessions(cx: &Cx, l: &Layout) -> StepResult<u64> {
+    let filter = if l.version.major >= 10 {
+        "backend_type = 'client backend'"
+    } else {
+        "datname IS NOT NULL"
+    };
+    let rows = super::sql(
+        cx,
+        Role::Primary,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE {filter} AND pid <> pg_backend_pid();"
+        ),
+    )
+    .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Restarts the primary; if it does not come back, puts the files pgrepl wrote back,
+/// starts it again as it was, and fails with the log's last lines.
+async fn restart_or_put_back(cx: &Cx, l: &Layout) -> StepResult<()> {
+    let err = match cx.change(Role::Primary, Cmd::new(l.restart())).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.aborted || e.lost_connection => return Err(e),
+        Err(e) => e,
+    };
+    let log = cx
+        .run(Role::Primary, Cmd::read(l.log_tail()).quiet())
+        .await
+        .map(|d| d.stdout)
+        .unwrap_or_default();
+    for u in super::undo::remembered(cx) {
+        if matches!(u, Undo::RestoreFile { .. } | Undo::RemoveFile { .. }) {
+            if let Some(result) = super::undo::revert_shared(cx, &u).await {
+                result?;
+            }
+        }
+    }
+    cx.change(Role::Primary, Cmd::new(l.start())).await?;
+    Err(StepError::new(tr!(
+        "error.restart_failed",
+        problem = err.message,
+        log = log.trim_end()
+    ))
+    .hint(tr!("hint.restart_failed")))
+}
+
 const WATCHED: [&str; 6] = [
     "listen_addresses",
     "wal_level",
@@ -257,6 +325,20 @@ impl Step for Whitelist {
             },
         )?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
+        // Who a restart cuts off is said, and asked, before anything changes.
+        let restart = was_running && needs_restart(&l, &current);
+        if restart {
+            let sessions = client_sessions(cx, &l).await?;
+            cx.explain(Role::Primary, tr!("note.restart_cuts", sessions = sessions));
+            if sessions > 0 && !cx.setup.allow.restart {
+                return Err(
+                    StepError::new(tr!("error.restart_cuts", sessions = sessions))
+                        .hint(tr!("hint.allow_restart")),
+                );
+            }
+        } else if was_running {
+            cx.explain(Role::Primary, tr!("note.reload_only"));
+        }
         let hba = files::read(cx, Role::Primary, &l.hba_file())
             .await?
             .unwrap_or_default();
@@ -286,7 +368,11 @@ impl Step for Whitelist {
         )
         .await?;
         check_hba_with_the_server(cx, &l).await?;
-        cx.change(Role::Primary, Cmd::new(l.restart())).await?;
+        if restart || !was_running {
+            restart_or_put_back(cx, &l).await?;
+        } else {
+            super::sql_write(cx, Role::Primary, "SELECT pg_reload_conf();").await?;
+        }
         // ALTER SYSTEM settings win over postgresql.conf: say so rather than leave the user
         // wondering why a value did not take.
         let list = WATCHED

@@ -261,6 +261,8 @@ impl App {
         };
         // The yes to a wide network is the wizard's --allow-wide-cidr.
         done.setup.allow.wide_cidr = everyone_confirmed;
+        // Every step's preview is confirmed in the wizard, the restart's count included.
+        done.setup.allow.restart = true;
         if is_wide(&done.setup.allowed_cidr) && !everyone_confirmed {
             self.modal = Some(Modal::Confirm {
                 kind: Confirm::Everyone(run_all),
