@@ -145,15 +145,7 @@ fn survive(lab: &Lab, kill: &Kill, rollback_first: bool) -> Option<Vec<String>> 
             }
         }
         Kill::AfterMs(ms) => {
-            let mut child = common::command()
-                .args(["apply", "--config", &c, "--yes"])
-                .env("PGREPL_STATE_DIR", lab.state.path())
-                .env("PGREPL_REPLICA_PASSWORD", PASSWORD)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("apply starts");
+            let mut child = common::spawn_apply(lab, &[]);
             std::thread::sleep(Duration::from_millis(*ms));
             let _ = child.kill();
             let _ = child.wait();

@@ -219,6 +219,20 @@ fn hold(lab: &Lab, script: &str) -> std::process::Child {
         .expect("ssh starts")
 }
 
+const SESSIONS: &str = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid();";
+
+/// An application's session on the primary, open until the child is killed.
+fn client(lab: &Lab) -> std::process::Child {
+    let child = hold(
+        lab,
+        "cd / && runuser -u postgres -- psql -X -q -c 'SELECT pg_sleep(120)'",
+    );
+    wait_until("the client session", || {
+        lab.psql(Host::Primary, SESSIONS) == "1"
+    });
+    child
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !f() {
@@ -235,14 +249,8 @@ fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
     let _turn = common::serial();
     let lab = Lab::up("use", "10.77.8");
     lived_in_hosts(&lab);
-    let sessions = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid();";
-    let mut client = hold(
-        &lab,
-        "cd / && runuser -u postgres -- psql -X -q -c 'SELECT pg_sleep(120)'",
-    );
-    wait_until("the client session", || {
-        lab.psql(Host::Primary, sessions) == "1"
-    });
+    let sessions = SESSIONS;
+    let mut session = client(&lab);
     let up_since = started_at(&lab);
 
     // Clients connected: headless --yes does not restart behind their back.
@@ -261,17 +269,11 @@ fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
         "apply --allow-restart",
     );
     assert_streams(&lab);
-    let _ = client.kill();
-    let _ = client.wait();
+    let _ = session.kill();
+    let _ = session.wait();
 
     // Only the allowed network changes: a reload, no restart, even with a client on.
-    let mut client = hold(
-        &lab,
-        "cd / && runuser -u postgres -- psql -X -q -c 'SELECT pg_sleep(120)'",
-    );
-    wait_until("the client session", || {
-        lab.psql(Host::Primary, sessions) == "1"
-    });
+    let mut session = client(&lab);
     let up_since = started_at(&lab);
     let narrow = config_with(
         &lab,
@@ -288,8 +290,8 @@ fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
     assert!(lab
         .sh(Host::Primary, &format!("cat {HBA}"))
         .contains(&format!("{}/32", lab.ip(Host::Standby))));
-    let _ = client.kill();
-    let _ = client.wait();
+    let _ = session.kill();
+    let _ = session.wait();
     let c = lab.config().to_string_lossy().to_string();
     assert_ok(
         &lab.pgrepl(&["rollback", "--config", &c, "--yes"]),

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_ok, config_sums, lived_in_hosts, text, Host, Lab, CONF, DATA, PASSWORD};
+use common::{assert_ok, config_sums, lived_in_hosts, spawn_apply, text, Host, Lab, CONF, DATA};
 
 fn streams(lab: &Lab) -> bool {
     lab.wait_for(
@@ -52,21 +51,6 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Starts `pgrepl apply` in the background.
-fn spawn_apply(lab: &Lab, extra: &[&str]) -> std::process::Child {
-    let c = lab.config().to_string_lossy().to_string();
-    common::command()
-        .args(["apply", "--config", &c, "--yes"])
-        .args(extra)
-        .env("PGREPL_STATE_DIR", lab.state.path())
-        .env("PGREPL_REPLICA_PASSWORD", PASSWORD)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pgrepl starts")
 }
 
 fn rollback(lab: &Lab, to: Option<&str>) -> std::process::Output {

@@ -244,6 +244,21 @@ pub fn lived_in_hosts(lab: &Lab) {
     );
 }
 
+/// Starts `pgrepl apply` in the background.
+pub fn spawn_apply(lab: &Lab, extra: &[&str]) -> std::process::Child {
+    let c = lab.config().to_string_lossy().to_string();
+    command()
+        .args(["apply", "--config", &c, "--yes"])
+        .args(extra)
+        .env("PGREPL_STATE_DIR", lab.state.path())
+        .env("PGREPL_REPLICA_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pgrepl starts")
+}
+
 /// Replication checked with PostgreSQL itself: the primary's walsender streams, the
 /// standby is in recovery, and a new row written on the primary is read on the standby.
 pub fn assert_streams(lab: &Lab) {
