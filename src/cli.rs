@@ -66,6 +66,11 @@ pub enum Command {
         /// the preview says how many and asks).
         #[arg(long)]
         allow_restart: bool,
+        /// Copy over a standby that runs as a primary with data or clients (its data
+        /// directory is moved aside, not deleted). Check the config first: swapped hosts
+        /// look like this.
+        #[arg(long)]
+        force: bool,
     },
     /// Check that the standby streams from the primary.
     Verify {
@@ -301,12 +306,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             allow_wide_cidr,
             adopt_role,
             allow_restart,
+            force,
         }) => {
             let mut setup = load_setup(&config_path(&cli)?)?;
             setup.allow.wide_cidr = *allow_wide_cidr;
             setup.allow.adopt_role = *adopt_role;
             // Asked before each step, the yes to a preview that counts the sessions counts.
             setup.allow.restart = *allow_restart || !*yes;
+            setup.allow.force = *force;
             // Refused before any step changes anything, not at the whitelist.
             crate::steps::refuse_a_wide_network(&setup)
                 .map_err(|e| eyre!("{}\n{}", e.message, e.hint.unwrap_or_default()))?;

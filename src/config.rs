@@ -164,6 +164,8 @@ pub struct Allow {
     /// Restart a server that has client sessions (`--allow-restart`, or a yes to the
     /// preview that counts them).
     pub restart: bool,
+    /// Replace a "standby" that runs as a primary holding data (`--force`).
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -329,3 +329,34 @@ fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
         text(&out)
     );
 }
+
+#[test]
+fn swapped_hosts_never_replace_the_primary_in_use() {
+    let _turn = common::serial();
+    let lab = Lab::up("use", "10.77.8");
+    lived_in_hosts(&lab);
+    let (p, s) = (lab.ip(Host::Primary), lab.ip(Host::Standby));
+    let text_of = std::fs::read_to_string(lab.config()).expect("lab config");
+    let swapped = text_of
+        .replacen(&format!("host = \"{p}\""), "host = \"SWAP\"", 1)
+        .replacen(&format!("host = \"{s}\""), &format!("host = \"{p}\""), 1)
+        .replacen("host = \"SWAP\"", &format!("host = \"{s}\""), 1);
+    let path = lab.state.path().join("swapped.toml");
+    std::fs::write(&path, swapped).expect("write config");
+
+    let out = lab.apply(&path, &["--allow-restart"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("runs as a primary"), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    // The real primary still serves its data, from its own directory.
+    assert_eq!(lab.psql(Host::Primary, "SELECT v FROM keep;"), "precious");
+    assert_eq!(lab.psql(Host::Primary, "SELECT pg_is_in_recovery();"), "f");
+    assert_eq!(
+        lab.sh(
+            Host::Primary,
+            "ls -a /var/lib/postgresql/15 | grep -c pgrepl || true"
+        ),
+        "0",
+        "its data directory was moved"
+    );
+}

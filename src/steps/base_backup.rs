@@ -12,6 +12,7 @@ use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoReco
 use crate::platform::Layout;
 use crate::quote::{conf_value, conninfo_value, pgpass_field, sh};
 use crate::secret::{Secret, MASK};
+use crate::tr;
 
 pub struct BaseBackup;
 
@@ -102,6 +103,43 @@ pub fn move_back_script(
          if [ -e {discard} ]; then\n{}\nfi",
         dispose_copy_script(&discard_path, started, path)
     )
+}
+
+/// The "standby" must not be a server in use: one running as a primary (not in recovery)
+/// that holds data or serves clients is what a swapped config would stop and replace.
+/// `--force` takes it anyway (it is moved aside, not deleted).
+async fn refuse_a_live_server(cx: &Cx) -> StepResult<()> {
+    if cx.setup.allow.force {
+        return Ok(());
+    }
+    let rows = super::sql(
+        cx,
+        Role::Standby,
+        "SELECT pg_is_in_recovery(), \
+         (SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')), \
+         (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'));",
+    )
+    .await?;
+    let row = rows.first().cloned().unwrap_or_default();
+    let field = |i: usize| row.get(i).cloned().unwrap_or_default();
+    if field(0) != "f" {
+        return Ok(());
+    }
+    let databases: u64 = field(1).parse().unwrap_or(0);
+    let tables: u64 = field(2).parse().unwrap_or(0);
+    let sessions = super::client_sessions(cx, Role::Standby).await?;
+    if databases + tables + sessions > 0 {
+        return Err(StepError::new(tr!(
+            "error.standby_in_use",
+            host = cx.setup.standby.host,
+            databases = databases,
+            tables = tables,
+            sessions = sessions
+        ))
+        .hint(tr!("hint.standby_in_use")));
+    }
+    Ok(())
 }
 
 /// Moves the old data directory aside (never deletes it). A directory in its place is only
@@ -287,6 +325,16 @@ impl Step for BaseBackup {
         .await?;
 
         let was_running = cx.run(Role::Standby, Cmd::read(l.is_running())).await?.ok();
+        let ours = cx
+            .run(
+                Role::Standby,
+                Cmd::read(format!("[ -e {} ]", sh(&p.marker))),
+            )
+            .await?
+            .ok();
+        if was_running && !ours {
+            refuse_a_live_server(cx).await?;
+        }
         remember(
             cx,
             Undo::Service {

@@ -161,6 +161,29 @@ pub async fn sql(cx: &Cx, r: Role, sql: &str) -> StepResult<Vec<Vec<String>>> {
     Ok(rows(&done.stdout))
 }
 
+/// Client sessions on the host's server (walsenders and background workers aside): who a
+/// restart or a stop would cut off.
+pub async fn client_sessions(cx: &Cx, r: Role) -> StepResult<u64> {
+    let filter = if cx.layout(r)?.version.major >= 10 {
+        "backend_type = 'client backend'"
+    } else {
+        "datname IS NOT NULL"
+    };
+    let rows = sql(
+        cx,
+        r,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE {filter} AND pid <> pg_backend_pid();"
+        ),
+    )
+    .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
 /// Runs SQL that writes (a dry run records it instead).
 pub async fn sql_write(cx: &Cx, r: Role, sql: &str) -> StepResult<()> {
     let psql = cx.layout(r)?.psql();

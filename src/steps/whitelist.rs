@@ -180,28 +180,6 @@ fn needs_restart(l: &Layout, current: &HashMap<String, String>) -> bool {
     })
 }
 
-/// Client sessions a restart would cut (walsenders and background workers aside).
-async fn client_sessions(cx: &Cx, l: &Layout) -> StepResult<u64> {
-    let filter = if l.version.major >= 10 {
-        "backend_type = 'client backend'"
-    } else {
-        "datname IS NOT NULL"
-    };
-    let rows = super::sql(
-        cx,
-        Role::Primary,
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE {filter} AND pid <> pg_backend_pid();"
-        ),
-    )
-    .await?;
-    Ok(rows
-        .first()
-        .and_then(|r| r.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
-}
-
 /// Restarts the primary; if it does not come back, puts the files pgrepl wrote back,
 /// starts it again as it was, and fails with the log's last lines.
 async fn restart_or_put_back(cx: &Cx, l: &Layout) -> StepResult<()> {
@@ -328,7 +306,7 @@ impl Step for Whitelist {
         // Who a restart cuts off is said, and asked, before anything changes.
         let restart = was_running && needs_restart(&l, &current);
         if restart {
-            let sessions = client_sessions(cx, &l).await?;
+            let sessions = super::client_sessions(cx, Role::Primary).await?;
             cx.explain(Role::Primary, tr!("note.restart_cuts", sessions = sessions));
             if sessions > 0 && !cx.setup.allow.restart {
                 return Err(
