@@ -50,7 +50,7 @@ fn unknown_steps_and_missing_passwords_are_refused() {
     let cfg = dir.path().join("ok.toml");
     std::fs::write(
         &cfg,
-        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"127.0.0.0/8\"\n",
+        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"127.0.0.0/24\"\n",
     )
     .unwrap();
     let out = pgrepl(
@@ -71,4 +71,27 @@ fn unknown_steps_and_missing_passwords_are_refused() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PGREPL_REPLICA_PASSWORD"));
+}
+
+#[test]
+fn a_wide_network_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("wide.toml");
+    std::fs::write(
+        &cfg,
+        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"0.0.0.0/1\"\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let out = pgrepl(
+        &["apply", "--config", cfg.to_str().unwrap(), "--yes"],
+        &state,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0.0.0.0/1") && err.contains("--allow-wide-cidr"),
+        "{err}"
+    );
+    assert!(!state.exists(), "nothing may be written before the refusal");
 }
