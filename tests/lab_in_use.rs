@@ -119,6 +119,7 @@ fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
         &format!("sed -i '1i host replication all {subnet} reject' {HBA}"),
     );
     let up_since = started_at(&lab);
+    let sums = common::config_sums(&lab);
     let out = lab.apply(&lab.config(), &[]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -127,6 +128,11 @@ fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
         text(&out)
     );
     assert_eq!(started_at(&lab), up_since, "the primary was restarted");
+    assert_eq!(
+        common::config_sums(&lab),
+        sums,
+        "the refused files were left for the next reload"
+    );
 }
 
 #[test]

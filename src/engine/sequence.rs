@@ -97,7 +97,7 @@ impl Engine {
             .into_iter()
             .filter(|i| *i >= from.max(StepId::Install) && *i <= to)
         {
-            if self.control().is_aborting() {
+            if self.control().take_abort() {
                 return Finish::Aborted(id);
             }
             // No question for a step the hosts show as done: it will be skipped.
@@ -107,7 +107,7 @@ impl Engine {
                 }
             }
             // An abort between two steps (or during the question) stops before the next.
-            if self.control().is_aborting() {
+            if self.control().take_abort() {
                 return Finish::Aborted(id);
             }
             let r = self.run_step(id).await;

@@ -132,10 +132,24 @@ fn control_directory() -> std::io::Result<PathBuf> {
     let base = control_base();
     sweep(&base);
     let dir = base.join(format!("pgrepl-ssh-{}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)?;
+    // Created here, or else ours and private: in a shared /tmp another account could have
+    // made it first and would then see the control sockets.
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::symlink_metadata(&dir)?;
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if !m.is_dir() || m.uid() != me || m.mode() & 0o077 != 0 {
+                return Err(std::io::Error::other(format!(
+                    "{} exists and is not a private directory of this user",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) => return Err(e),
+    }
     Ok(DIR.get_or_init(|| dir).clone())
 }
 

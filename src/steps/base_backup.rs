@@ -179,7 +179,18 @@ fn follows_script(l: &Layout, addr: &str) -> String {
 /// Marks the copy as having run (see [`Paths::started`]), then starts the standby: marked
 /// first, because a start that reports failure may still have started it.
 fn start_script(l: &Layout, p: &Paths) -> String {
-    format!("touch {} && {{ {}; }}", sh(&p.started), l.start())
+    let touch = files::as_owner_of(
+        &files::dir_of(&p.started),
+        &format!("touch {}", sh(&p.started)),
+    );
+    format!("( {touch} ) && {{ {}; }}", l.start())
+}
+
+/// Runs a script that works among the data directories as their parent's owner (see
+/// `files::as_owner_of`): moves, markers and the copy's mode are the postgres account's
+/// business, never root's.
+fn among_data_dirs(p: &Paths, script: &str) -> String {
+    files::as_owner_of(&files::dir_of(&p.data), script)
 }
 
 /// Whether a data directory of the user's is there to keep (rather than a copy of ours).
@@ -358,8 +369,11 @@ impl Step for BaseBackup {
                 had_original,
             },
         )?;
-        cx.change(Role::Standby, Cmd::new(move_aside_script(&p)))
-            .await?;
+        cx.change(
+            Role::Standby,
+            Cmd::new(among_data_dirs(&p, &move_aside_script(&p))),
+        )
+        .await?;
         cx.change(
             Role::Standby,
             Cmd::new(basebackup_script(cx, &l, &p, &addr)).progress(progress),
@@ -389,8 +403,8 @@ impl Step for BaseBackup {
         .await?;
         let d = sh(&p.data);
         if l.version.uses_standby_signal() {
-            cx.change(Role::Standby, Cmd::new(format!("touch {d}/standby.signal")))
-                .await?;
+            let signal = files::as_owner_of(&p.data, &format!("touch {d}/standby.signal"));
+            cx.change(Role::Standby, Cmd::new(signal)).await?;
         } else {
             let text = Secret::new(recovery_conf(&conninfo(
                 cx,
@@ -411,7 +425,7 @@ impl Step for BaseBackup {
         }
         cx.change(
             Role::Standby,
-            Cmd::new(format!("chown -R postgres:postgres {d} && chmod 700 {d}")),
+            Cmd::new(among_data_dirs(&p, &format!("chmod 700 {d}"))),
         )
         .await?;
         cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
@@ -436,7 +450,9 @@ impl Step for BaseBackup {
         } = &u
         {
             let stop = cx.layout(*host)?.stop();
-            let script = move_back_script(&stop, path, aside, marker, started, *had_original);
+            cx.change(*host, Cmd::new(stop)).await?;
+            let script = move_back_script("true", path, aside, marker, started, *had_original);
+            let script = files::as_owner_of(&files::dir_of(path), &script);
             cx.change(*host, Cmd::new(script)).await?;
             return Ok(());
         }

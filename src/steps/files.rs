@@ -218,7 +218,7 @@ pub fn restore_file_script(path: &str, backup: &str, sha256: &str, written: &str
          now=$(sha256sum \"$t\" 2>/dev/null | cut -d' ' -f1)\n  \
          if [ -e \"$t\" ] && [ \"$now\" != {sha} ] && [ \"$now\" != {written} ]; then cp -p \"$t\" {keep} && echo \"{p} was edited after pgrepl wrote it; those edits are kept in {keep}\" || exit 1; fi\n  \
          tmp=$(mktemp \"$t.pgrepl-XXXXXX\") || exit 1\n  \
-         cp -p {b} \"$tmp\" && sync \"$tmp\" 2>/dev/null; mv -f \"$tmp\" \"$t\" || {{ rm -f \"$tmp\"; exit 1; }}\n  \
+         cp -p {b} \"$tmp\" && {{ sync \"$tmp\" 2>/dev/null; :; }} && mv -f \"$tmp\" \"$t\" || {{ rm -f \"$tmp\"; exit 1; }}\n  \
          sum=$(sha256sum \"$t\" | cut -d' ' -f1)\n  \
          if [ \"$sum\" = {sha} ]; then rm -f {b}; echo restored {p}; else echo \"checksum mismatch after restoring {p}: $sum\" >&2; exit 1; fi\n\
          else echo no backup at {b}, nothing to restore; fi",

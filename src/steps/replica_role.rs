@@ -181,8 +181,13 @@ impl Step for ReplicaRole {
                 cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
             }
             Undo::RestoreRole { name, saved } => {
+                // Read as the file's directory's owner: root never follows a link there.
+                let read = super::files::as_owner_of(
+                    &super::files::dir_of(&saved),
+                    &format!("cat {}", sh(&saved)),
+                );
                 let script = format!(
-                    "if [ -f {s} ]; then {psql} < {s} && rm -f {s}; fi",
+                    "if [ -f {s} ]; then ( {read} ) | {psql} && rm -f {s}; fi",
                     s = sh(&saved)
                 );
                 cx.change(Role::Primary, Cmd::new(script)).await?;

@@ -60,6 +60,9 @@ pub enum Undo {
     },
     /// A service pgrepl enabled at boot.
     DisableService { host: Role, unit: String },
+    /// Reload the server if it runs, so restored files take effect (a run that only
+    /// reloaded).
+    Reload { host: Role },
     /// Restart the server if it runs, so restored config files take effect. Recorded
     /// before the edits it belongs to, so that rollback runs it after restoring them.
     Restart { host: Role },
@@ -128,6 +131,17 @@ pub async fn revert_shared(cx: &Cx, u: &Undo) -> Option<StepResult<()>> {
             };
             cx.change(*host, Cmd::new(script)).await.map(|_| ())
         }
+        Undo::Reload { host } => {
+            let script = match cx.layout(*host) {
+                Ok(l) => format!(
+                    "! {} || echo 'SELECT pg_reload_conf();' | {}",
+                    l.is_running(),
+                    l.psql()
+                ),
+                Err(e) => return Some(Err(e)),
+            };
+            cx.change(*host, Cmd::new(script)).await.map(|_| ())
+        }
         Undo::Restart { host } => {
             let script = match cx.layout(*host) {
                 Ok(l) => format!("! {} || {{ {}; }}", l.is_running(), l.restart()),
@@ -187,6 +201,7 @@ pub fn describe(u: &Undo) -> String {
         Undo::RestoreRole { name, .. } => tr!("undo.restore_role", role = name),
         Undo::DropTable { name } => tr!("undo.drop_table", table = name),
         Undo::Restart { host } => tr!("undo.restart", host = host),
+        Undo::Reload { host } => tr!("undo.reload", host = host),
         Undo::RemovePackages { host, packages } => tr!(
             "undo.remove_packages",
             host = host,

@@ -180,9 +180,39 @@ fn needs_restart(l: &Layout, current: &HashMap<String, String>) -> bool {
     })
 }
 
-/// Restarts the primary; if it does not come back, puts the files pgrepl wrote back,
-/// starts it again as it was, and fails with the log's last lines.
-async fn restart_or_put_back(cx: &Cx, l: &Layout) -> StepResult<()> {
+/// Puts files back as they were before this run (not the oldest backup: an earlier,
+/// working run's edits stay). Goes on past a failure and returns the first.
+async fn put_back(cx: &Cx, before: &[(String, Option<String>, &str)]) -> StepResult<()> {
+    let mut first = Ok(());
+    for (path, old, mode) in before {
+        let done = match old {
+            Some(text) => {
+                let backup = files::backup_path(cx, path);
+                let script = files::write_script(path, &backup, "postgres:postgres", mode);
+                cx.change(Role::Primary, Cmd::new(script).stdin(text)).await
+            }
+            None => {
+                let script = files::as_owner_of(
+                    &files::dir_of(path),
+                    &format!("rm -f {}", crate::quote::sh(path)),
+                );
+                cx.change(Role::Primary, Cmd::new(script)).await
+            }
+        };
+        if let (Ok(()), Err(e)) = (&first, done) {
+            first = Err(e);
+        }
+    }
+    first
+}
+
+/// Restarts the primary; if it does not come back, puts the files back as they were before
+/// this run, starts it again as it was, and fails with the log's last lines.
+async fn restart_or_put_back(
+    cx: &Cx,
+    l: &Layout,
+    before: &[(String, Option<String>, &str)],
+) -> StepResult<()> {
     let err = match cx.change(Role::Primary, Cmd::new(l.restart())).await {
         Ok(_) => return Ok(()),
         Err(e) if e.aborted || e.lost_connection => return Err(e),
@@ -193,14 +223,10 @@ async fn restart_or_put_back(cx: &Cx, l: &Layout) -> StepResult<()> {
         .await
         .map(|d| d.stdout)
         .unwrap_or_default();
-    for u in super::undo::remembered(cx) {
-        if matches!(u, Undo::RestoreFile { .. } | Undo::RemoveFile { .. }) {
-            if let Some(result) = super::undo::revert_shared(cx, &u).await {
-                result?;
-            }
-        }
-    }
+    // Start it again whatever the put-back did: a primary left down is the worst outcome.
+    let restored = put_back(cx, before).await;
     cx.change(Role::Primary, Cmd::new(l.start())).await?;
+    restored?;
     Err(StepError::new(tr!(
         "error.restart_failed",
         problem = err.message,
@@ -296,15 +322,23 @@ impl Step for Whitelist {
                 was_running,
             },
         )?;
-        super::undo::remember(
-            cx,
-            Undo::Restart {
-                host: Role::Primary,
-            },
-        )?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
         // Who a restart cuts off is said, and asked, before anything changes.
         let restart = was_running && needs_restart(&l, &current);
+        // Rollback makes the restored files take effect the same way: a restart only if
+        // this run restarted.
+        super::undo::remember(
+            cx,
+            if restart || !was_running {
+                Undo::Restart {
+                    host: Role::Primary,
+                }
+            } else {
+                Undo::Reload {
+                    host: Role::Primary,
+                }
+            },
+        )?;
         if restart {
             let sessions = super::client_sessions(cx, Role::Primary).await?;
             cx.explain(Role::Primary, tr!("note.restart_cuts", sessions = sessions));
@@ -317,9 +351,8 @@ impl Step for Whitelist {
         } else if was_running {
             cx.explain(Role::Primary, tr!("note.reload_only"));
         }
-        let hba = files::read(cx, Role::Primary, &l.hba_file())
-            .await?
-            .unwrap_or_default();
+        let hba_before = files::read(cx, Role::Primary, &l.hba_file()).await?;
+        let hba = hba_before.clone().unwrap_or_default();
         let new_hba =
             block::put(&hba, TAG, &hba_block(cx, &l), Place::Bottom).map_err(StepError::new)?;
         files::write(
@@ -331,9 +364,8 @@ impl Step for Whitelist {
             "0640",
         )
         .await?;
-        let conf = files::read(cx, Role::Primary, &l.conf_file())
-            .await?
-            .unwrap_or_default();
+        let conf_before = files::read(cx, Role::Primary, &l.conf_file()).await?;
+        let conf = conf_before.clone().unwrap_or_default();
         let new_conf = block::put(&conf, TAG, &conf_block(&l, &current), Place::Bottom)
             .map_err(StepError::new)?;
         files::write(
@@ -345,9 +377,17 @@ impl Step for Whitelist {
             "0644",
         )
         .await?;
-        check_hba_with_the_server(cx, &l).await?;
+        let before = [
+            (l.hba_file(), hba_before, "0640"),
+            (l.conf_file(), conf_before, "0644"),
+        ];
+        // A file the server would refuse is not left for the next reload to find.
+        if let Err(e) = check_hba_with_the_server(cx, &l).await {
+            put_back(cx, &before).await?;
+            return Err(e);
+        }
         if restart || !was_running {
-            restart_or_put_back(cx, &l).await?;
+            restart_or_put_back(cx, &l, &before).await?;
         } else {
             super::sql_write(cx, Role::Primary, "SELECT pg_reload_conf();").await?;
         }
