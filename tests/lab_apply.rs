@@ -156,7 +156,8 @@ fn a_primary_busy_with_writes_replicates_every_row() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("ssh runs");
-    let out = lab.apply(&lab.config(), &[]);
+    // The writer's sessions come and go: the restart is consented to, not left to chance.
+    let out = lab.apply(&lab.config(), &["--allow-restart"]);
     let _ = load.wait();
     assert_ok(&out, "apply while the primary takes writes");
     let rows = lab.psql(Host::Primary, "SELECT count(*) FROM load;");
