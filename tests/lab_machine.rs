@@ -46,8 +46,14 @@ fn leftovers(dir: &Path) -> Vec<String> {
     for p in pgrep(&d).lines() {
         found.push(format!("process {p}"));
     }
-    // SSH masters of pgrepl runs that have ended, and their folders.
-    for p in pgrep("ssh.*pgrepl-ssh-").lines() {
+    // SSH masters to this lab's hosts (other labs may be in use meanwhile), and the
+    // control folders of pgrepl runs that have ended.
+    for p in pgrep(&format!(
+        "ssh.*pgrepl-ssh-.* {}\\.",
+        PREFIX.replace('.', "\\.")
+    ))
+    .lines()
+    {
         found.push(format!("ssh master {p}"));
     }
     for base in control_bases() {
