@@ -168,6 +168,27 @@ fn ask(question: &str) -> bool {
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
+/// Waits until the printer has shown `sent` events.
+async fn wait_until_printed(printed: &std::sync::atomic::AtomicU64, sent: u64) {
+    while printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// A step's what and why, then the commands it will send, per host.
+fn print_preview(p: &Preview) {
+    println!("\n== {}: {}\n   {}", p.step, p.what, p.why);
+    for (host, command) in p.commands.iter().flatten() {
+        for l in report::lines(&Event::Planned {
+            step: p.step,
+            host: *host,
+            command: command.clone(),
+        }) {
+            println!("{l}");
+        }
+    }
+}
+
 /// The headless driver of the sequencer: prints each preview and asks on the terminal,
 /// or, with `--yes`, asks nothing.
 struct Asker {
@@ -183,22 +204,9 @@ impl Driver for Asker {
 
     async fn confirm(&mut self, engine: &Engine, preview: Preview) -> Answer {
         // A question comes after the output it is about.
-        let sent = engine.events_sent();
-        while self.printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-        let id = preview.step;
-        println!("\n== {id}: {}\n   {}", preview.what, preview.why);
-        for (host, command) in preview.commands.unwrap_or_default() {
-            for l in report::lines(&Event::Planned {
-                step: id,
-                host,
-                command,
-            }) {
-                println!("{l}");
-            }
-        }
-        if ask(&tr!("ask.run_step", step = id)) {
+        wait_until_printed(&self.printed, engine.events_sent()).await;
+        print_preview(&preview);
+        if ask(&tr!("ask.run_step", step = preview.step)) {
             Answer::Run
         } else {
             Answer::Stop
@@ -230,10 +238,7 @@ impl Session {
     /// Waits until everything the engine reported is on the screen, so a question comes
     /// after the output it is about.
     async fn settle(&self) {
-        let sent = self.engine.events_sent();
-        while self.printed.load(std::sync::atomic::Ordering::SeqCst) < sent {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
+        wait_until_printed(&self.printed, self.engine.events_sent()).await;
     }
 
     async fn finish(self) {
@@ -280,20 +285,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             for id in StepId::ALL.into_iter().skip(1) {
                 let p = s.engine.prepare(id).await;
-                println!("\n== {id}: {}\n   {}", p.what, p.why);
-                match p.commands {
-                    Ok(cmds) => {
-                        for (host, command) in cmds {
-                            for l in report::lines(&Event::Planned {
-                                step: id,
-                                host,
-                                command,
-                            }) {
-                                println!("{l}");
-                            }
-                        }
-                    }
-                    Err(e) => println!("   {e}"),
+                print_preview(&p);
+                if let Err(e) = &p.commands {
+                    println!("   {e}");
                 }
             }
             s.finish().await;
@@ -421,11 +415,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Status) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let mut s = Session::open(&cli, setup, password(&cli)?, true)?;
-            if s.engine.run_step(StepId::Hosts).await.is_err() {
+            if s.engine.connect().await.is_err() {
                 s.finish().await;
                 return Ok(1);
             }
-            s.engine.refresh().await;
             let journal = s.engine.journal();
             s.finish().await;
             for id in StepId::ALL {
@@ -445,9 +438,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             let mut s = Session::open(&cli, setup, None, false)?;
             let mut any = false;
-            for (id, line) in s.engine.rollback_plan(to) {
+            for (id, record) in s.engine.journal().undo_plan(to) {
                 any = true;
-                println!("  {id}: {line}");
+                println!("  {id}: {}", crate::steps::undo::describe_record(record));
             }
             if !any {
                 println!("{}", tr!("report.nothing_to_roll_back"));

@@ -14,6 +14,19 @@ fn pgrepl(args: &[&str], state: &std::path::Path) -> std::process::Output {
         .expect("pgrepl runs")
 }
 
+/// A config for two loopback hosts whitelisting `cidr`, in `dir`.
+fn local_config(dir: &std::path::Path, cidr: &str) -> std::path::PathBuf {
+    let cfg = dir.join("setup.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"{cidr}\"\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
 #[test]
 fn bad_config_is_rejected_before_anything_runs_naming_each_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,12 +60,7 @@ allowed_cidr = "10.0.0.0/24; drop table x"
 #[test]
 fn unknown_steps_and_missing_passwords_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("ok.toml");
-    std::fs::write(
-        &cfg,
-        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"127.0.0.0/24\"\n",
-    )
-    .unwrap();
+    let cfg = local_config(dir.path(), "127.0.0.0/24");
     let out = pgrepl(
         &["apply", "--config", cfg.to_str().unwrap(), "--from", "nope"],
         dir.path(),
@@ -76,12 +84,7 @@ fn unknown_steps_and_missing_passwords_are_refused() {
 #[test]
 fn a_wide_network_is_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("wide.toml");
-    std::fs::write(
-        &cfg,
-        "[primary]\nhost = \"127.0.0.2\"\n[standby]\nhost = \"127.0.0.3\"\n[postgres]\nallowed_cidr = \"0.0.0.0/1\"\n",
-    )
-    .unwrap();
+    let cfg = local_config(dir.path(), "0.0.0.0/1");
     let state = dir.path().join("state");
     let out = pgrepl(
         &["apply", "--config", cfg.to_str().unwrap(), "--yes"],

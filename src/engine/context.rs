@@ -224,14 +224,20 @@ impl Cx {
     /// Says what a change means beyond its command (what undoing it will do): a note
     /// on the pane when it runs, a `# ` line among the commands of a preview.
     pub fn explain(&self, host: Role, text: String) {
-        match &self.dry {
-            Some(record) => {
-                if let Ok(mut v) = record.lock() {
-                    v.push((host, format!("# {text}")));
-                }
-            }
-            None => self.note(Some(host), text),
+        if !self.record(host, format!("# {text}")) {
+            self.note(Some(host), text);
         }
+    }
+
+    /// In a dry run, adds `line` to what is shown; false when this is no dry run.
+    fn record(&self, host: Role, line: String) -> bool {
+        let Some(record) = &self.dry else {
+            return false;
+        };
+        if let Ok(mut v) = record.lock() {
+            v.push((host, line));
+        }
+        true
     }
 
     pub fn note(&self, host: Option<Role>, text: String) {
@@ -244,11 +250,9 @@ impl Cx {
 
     /// Runs a command and returns how it ended, whatever its exit status.
     pub async fn run(&self, r: Role, cmd: Cmd<'_>) -> StepResult<Finished> {
-        if let Some(record) = &self.dry {
+        if self.is_dry() {
             if !cmd.read_only {
-                if let Ok(mut v) = record.lock() {
-                    v.push((r, cmd.display()));
-                }
+                self.record(r, cmd.display());
                 return Ok(Finished::default());
             }
             // A plan for hosts not reached (or not yet set up) reads as "nothing there".

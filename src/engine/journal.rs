@@ -124,6 +124,19 @@ impl Journal {
         self.steps.entry(step).or_default()
     }
 
+    /// What rolling back `to` and every later step will revert, in the order it will run
+    /// (newest first), each record with its step.
+    pub fn undo_plan(&self, to: StepId) -> Vec<(StepId, &UndoRecord)> {
+        super::rollback_order(to)
+            .flat_map(|id| {
+                self.steps
+                    .get(&id)
+                    .into_iter()
+                    .flat_map(move |rec| rec.undo.iter().rev().map(move |u| (id, u)))
+            })
+            .collect()
+    }
+
     /// Steps still marked running were cut short: pgrepl is not running them now.
     pub fn mark_interrupted(&mut self) -> Vec<StepId> {
         let mut cut = vec![];

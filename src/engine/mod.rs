@@ -66,9 +66,6 @@ pub trait Step: Send + Sync {
     /// Undoes one change `apply` recorded. Safe to run twice, and when the change it
     /// undoes never happened (the record is written before the change).
     async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()>;
-
-    /// One line saying what reverting `record` will do.
-    fn describe_revert(&self, record: &UndoRecord) -> String;
 }
 
 /// `to` and every later step, newest first; `hosts` changes nothing and has no undo.
@@ -201,23 +198,6 @@ impl Engine {
             .ok_or_else(|| StepError::new(tr!("error.unknown_step", step = id, steps = "")))
     }
 
-    /// What rolling back `id` and every later step will undo, in the order it will run.
-    pub fn rollback_plan(&self, to: StepId) -> Vec<(StepId, String)> {
-        let journal = self.journal();
-        rollback_order(to)
-            .filter_map(|id| Some((id, self.step(id).ok()?)))
-            .flat_map(|(id, step)| {
-                journal
-                    .record(id)
-                    .undo
-                    .iter()
-                    .rev()
-                    .map(|u| (id, step.describe_revert(u)))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
     pub fn describe(&self, id: StepId) -> StepResult<Description> {
         Ok(self.step(id)?.describe())
     }
@@ -228,20 +208,14 @@ impl Engine {
     /// step done, since running it would then change nothing.
     pub async fn preview(&mut self, id: StepId) -> StepResult<Vec<(Role, String)>> {
         self.cx.step = id;
-        let step = self.step(id)?;
-        if let Some(shown) = step.preview(&self.cx) {
+        if let Some(shown) = self.step(id)?.preview(&self.cx) {
             return shown;
         }
-        if id != StepId::Verify && self.connected() {
-            self.cx.events.mute(true);
-            let done = step.check(&self.cx).await;
-            self.cx.events.mute(false);
-            if done.unwrap_or(false) {
-                return Ok(vec![]);
-            }
+        if id != StepId::Verify && self.connected() && self.inspect_quietly(id).await {
+            return Ok(vec![]);
         }
         let mut dry = self.cx.dry_copy();
-        step.apply(&mut dry).await?;
+        self.step(id)?.apply(&mut dry).await?;
         Ok(dry.recorded())
     }
 
@@ -372,6 +346,16 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Runs `hosts` and, once connected, reads every step's true state back from the
+    /// hosts ([`Engine::refresh`]).
+    pub async fn connect(&mut self) -> StepResult<StepState> {
+        let r = self.run_step(StepId::Hosts).await;
+        if r.is_ok() {
+            self.refresh().await;
+        }
+        r
     }
 
     /// Rolls back `to` and every later step, newest first, going on past failures and

@@ -84,10 +84,7 @@ impl Engine {
                     return stop;
                 }
             }
-            let r = self.run_step(StepId::Hosts).await;
-            if r.is_ok() {
-                self.refresh().await;
-            }
+            let r = self.connect().await;
             driver.ended(self, StepId::Hosts, &r).await;
             if r.is_err() {
                 return Finish::Failed(StepId::Hosts);

@@ -162,10 +162,6 @@ impl Step for Touch {
             .await?;
         Ok(())
     }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        format!("remove {}", record["file"])
-    }
 }
 
 struct Lab {
@@ -267,9 +263,9 @@ async fn rollback_reverts_newest_first_and_only_once() {
     for id in [StepId::Install, StepId::ReplicaRole, StepId::Whitelist] {
         l.engine.run_step(id).await.unwrap();
     }
-    let plan: Vec<StepId> = l
-        .engine
-        .rollback_plan(StepId::ReplicaRole)
+    let journal = l.engine.journal();
+    let plan: Vec<StepId> = journal
+        .undo_plan(StepId::ReplicaRole)
         .into_iter()
         .map(|(id, _)| id)
         .collect();
@@ -283,7 +279,7 @@ async fn rollback_reverts_newest_first_and_only_once() {
     );
     assert!(l.fake.primary.has("install"));
     assert_eq!(l.engine.state(StepId::Whitelist), StepState::RolledBack);
-    assert!(l.engine.rollback_plan(StepId::ReplicaRole).is_empty());
+    assert!(l.engine.journal().undo_plan(StepId::ReplicaRole).is_empty());
     assert!(l.engine.rollback(StepId::ReplicaRole).await.is_empty());
     assert_eq!(
         l.fake.primary.ops().len(),

@@ -124,9 +124,11 @@ async fn heartbeat(session: Weak<Session>) {
 /// Where this process's control folders go: `pgrepl-ssh-<pid>` in the runtime directory
 /// (or the temp directory; Unix socket paths are limited to ~108 bytes, so somewhere
 /// short). Folders of pgrepl processes that no longer run are cleared out first.
+/// This process's control folder, once made.
+static CONTROL_DIR: OnceLock<PathBuf> = OnceLock::new();
+
 fn control_directory() -> std::io::Result<PathBuf> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(d) = DIR.get() {
+    if let Some(d) = CONTROL_DIR.get() {
         return Ok(d.clone());
     }
     let base = control_base();
@@ -150,7 +152,7 @@ fn control_directory() -> std::io::Result<PathBuf> {
         }
         Err(e) => return Err(e),
     }
-    Ok(DIR.get_or_init(|| dir).clone())
+    Ok(CONTROL_DIR.get_or_init(|| dir).clone())
 }
 
 fn control_base() -> PathBuf {
@@ -203,14 +205,9 @@ fn remove_control_dir(dir: &Path) {
 /// Stops this process's SSH masters and removes their control folders. For the end of
 /// the program, which exits without running destructors.
 pub fn shutdown() {
-    if let Some(dir) = control_directory_if_made() {
-        remove_control_dir(&dir);
+    if let Some(dir) = CONTROL_DIR.get() {
+        remove_control_dir(dir);
     }
-}
-
-fn control_directory_if_made() -> Option<PathBuf> {
-    let dir = control_base().join(format!("pgrepl-ssh-{}", std::process::id()));
-    dir.exists().then_some(dir)
 }
 
 /// openssh wraps the interesting text (ssh's own stderr) a few sources deep.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::block::{self, Place};
-use super::undo::{remember, revert_shared, Undo};
+use super::undo::{remember, revert_common, Undo};
 use super::{application_name, files, primary_address};
 use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::Layout;
@@ -71,12 +71,12 @@ pub fn dispose_copy_script(dir: &str, started: &str, keep_as: &str) -> String {
     )
 }
 
-/// Puts the old data directory back. The server must be down first. The marker goes
+/// Puts the old data directory back. The server must be down first (stopped by root
+/// before this runs as the directories' owner). The marker goes
 /// before the original comes back, so no interruption can leave a marker that vouches for
 /// the user's directory; the copy is disposed of last, also when an earlier, interrupted
 /// rollback left it behind.
 pub fn move_back_script(
-    stop: &str,
     path: &str,
     aside: &str,
     marker: &str,
@@ -95,7 +95,7 @@ pub fn move_back_script(
         )
     };
     format!(
-        "{{ {stop}; }} || exit 1\nif [ -e {a} ]; then\n  \
+        "if [ -e {a} ]; then\n  \
          if [ -e {p} ]; then\n    \
          if [ -e {m} ]; then mv {p} {discard} || exit 1; else echo \"{p} exists and is not pgrepl's; leaving both\" >&2; exit 1; fi\n  \
          fi\n  rm -f {m} && mv {a} {p} || exit 1\n  echo put back {p}\n\
@@ -179,10 +179,7 @@ fn follows_script(l: &Layout, addr: &str) -> String {
 /// Marks the copy as having run (see [`Paths::started`]), then starts the standby: marked
 /// first, because a start that reports failure may still have started it.
 fn start_script(l: &Layout, p: &Paths) -> String {
-    let touch = files::as_owner_of(
-        &files::dir_of(&p.started),
-        &format!("touch {}", sh(&p.started)),
-    );
+    let touch = files::as_owner_beside(&p.started, &format!("touch {}", sh(&p.started)));
     format!("( {touch} ) && {{ {}; }}", l.start())
 }
 
@@ -190,7 +187,7 @@ fn start_script(l: &Layout, p: &Paths) -> String {
 /// `files::as_owner_of`): moves, markers and the copy's mode are the postgres account's
 /// business, never root's.
 fn among_data_dirs(p: &Paths, script: &str) -> String {
-    files::as_owner_of(&files::dir_of(&p.data), script)
+    files::as_owner_beside(&p.data, script)
 }
 
 /// Whether a data directory of the user's is there to keep (rather than a copy of ours).
@@ -325,13 +322,7 @@ impl Step for BaseBackup {
         ));
         cx.change(
             Role::Standby,
-            Cmd::new(files::as_owner_of(
-                &files::dir_of(&p.passfile),
-                &format!(
-                    "umask 077; tmp=$(mktemp {pf}.XXXXXX) || exit 1; cat > \"$tmp\" && chmod 600 \"$tmp\" && mv -f \"$tmp\" {pf} || {{ rm -f \"$tmp\"; exit 1; }}"
-                ),
-            ))
-            .secret(&line),
+            Cmd::new(files::write_private_script(&p.passfile, false)).secret(&line),
         )
         .await?;
 
@@ -415,9 +406,9 @@ impl Step for BaseBackup {
             )));
             cx.change(
                 Role::Standby,
-                Cmd::new(files::as_owner_of(
-                    &p.data,
-                    &format!("umask 077; tmp=$(mktemp {d}/recovery.conf.XXXXXX) || exit 1; cat > \"$tmp\" && mv -f \"$tmp\" {d}/recovery.conf || {{ rm -f \"$tmp\"; exit 1; }}"),
+                Cmd::new(files::write_private_script(
+                    &format!("{}/recovery.conf", p.data),
+                    false,
                 ))
                 .secret(&text),
             )
@@ -451,19 +442,12 @@ impl Step for BaseBackup {
         {
             let stop = cx.layout(*host)?.stop();
             cx.change(*host, Cmd::new(stop)).await?;
-            let script = move_back_script("true", path, aside, marker, started, *had_original);
-            let script = files::as_owner_of(&files::dir_of(path), &script);
+            let script = move_back_script(path, aside, marker, started, *had_original);
+            let script = files::as_owner_beside(path, &script);
             cx.change(*host, Cmd::new(script)).await?;
             return Ok(());
         }
-        match revert_shared(cx, &u).await {
-            Some(result) => result,
-            None => Err(super::undo::not_mine(self.id(), &u)),
-        }
-    }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
+        revert_common(cx, self.id(), &u).await
     }
 }
 
@@ -528,21 +512,8 @@ mod tests {
             Dirs { _tmp: tmp, p }
         }
 
-        fn sh(&self, script: &str) {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(script)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{script}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-
         fn move_aside(&self) {
-            self.sh(&move_aside_script(&self.p));
+            super::super::run_ok(&move_aside_script(&self.p));
         }
 
         fn had_original(&self) -> bool {
@@ -556,8 +527,7 @@ mod tests {
 
         fn move_back(&self, had_original: bool) {
             let p = &self.p;
-            self.sh(&move_back_script(
-                "true",
+            super::super::run_ok(&move_back_script(
                 &p.data,
                 &p.aside,
                 &p.marker,

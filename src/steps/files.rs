@@ -19,8 +19,29 @@ pub fn as_owner_of(dir: &str, script: &str) -> String {
     )
 }
 
+/// Runs `script` as the owner of the directory holding `path` (see [`as_owner_of`]).
+pub fn as_owner_beside(path: &str, script: &str) -> String {
+    as_owner_of(&dir_of(path), script)
+}
+
+/// Writes stdin to `path`, readable by its owner only (mktemp makes 0600), through a
+/// temporary file renamed over it, as the owner of its directory. With `keep_existing`,
+/// a file already there is left as it is.
+pub fn write_private_script(path: &str, keep_existing: bool) -> String {
+    let p = sh(path);
+    let write = format!(
+        "umask 077; tmp=$(mktemp {p}.XXXXXX) || exit 1; cat > \"$tmp\" && mv -f \"$tmp\" {p} || {{ rm -f \"$tmp\"; exit 1; }}"
+    );
+    let script = if keep_existing {
+        format!("[ -e {p} ] || ( {write} )")
+    } else {
+        write
+    };
+    as_owner_beside(path, &script)
+}
+
 /// The directory holding `path`.
-pub fn dir_of(path: &str) -> String {
+fn dir_of(path: &str) -> String {
     match path.rsplit_once('/') {
         Some(("", _)) => "/".to_string(),
         Some((d, _)) => d.to_string(),
@@ -44,7 +65,7 @@ pub async fn read(cx: &Cx, r: Role, path: &str) -> StepResult<Option<String>> {
     let done = cx
         .must(
             r,
-            Cmd::new(as_owner_of(&dir_of(path), &format!(
+            Cmd::new(as_owner_beside(path, &format!(
                 "if [ -e {p} ]; then echo {PRESENT}; base64 < {p} || exit 1; echo {END}; else echo {ABSENT}; fi"
             )))
             .quiet()
@@ -105,7 +126,7 @@ pub fn write_script(path: &str, backup: &str, owner: &str, mode: &str) -> String
          cat > \"$tmp\" && chmod {mode} \"$tmp\" && {{ [ \"$(id -u)\" != 0 ] || chown {owner} \"$tmp\"; }} || {{ rm -f \"$tmp\"; exit 1; }}\nfi\n\
          sync \"$tmp\" 2>/dev/null\nmv -f \"$tmp\" \"$t\""
     );
-    as_owner_of(&dir_of(path), &inner)
+    as_owner_beside(path, &inner)
 }
 
 /// Writes `new` to `path` when it differs from what is there. Returns whether it changed.
@@ -132,8 +153,8 @@ pub async fn write(
             let sum = cx
                 .must(
                     r,
-                    Cmd::new(as_owner_of(
-                        &dir_of(path),
+                    Cmd::new(as_owner_beside(
+                        path,
                         &format!("if [ -e {b} ]; then sha256sum {b}; else sha256sum {p}; fi"),
                     ))
                     .reads()
@@ -225,7 +246,7 @@ pub fn restore_file_script(path: &str, backup: &str, sha256: &str, written: &str
         sha = sh(sha256),
         written = sh(if written.is_empty() { "-" } else { written })
     );
-    as_owner_of(&dir_of(path), &inner)
+    as_owner_beside(path, &inner)
 }
 
 #[cfg(test)]
@@ -257,19 +278,6 @@ mod tests {
         hex::encode(sha2::Sha256::digest(s.as_bytes()))
     }
 
-    fn run(script: &str) {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     #[test]
     fn restoring_keeps_later_edits_in_a_copy() {
         let dir = tempfile::tempdir().unwrap();
@@ -283,7 +291,7 @@ mod tests {
         ] {
             std::fs::write(&backup, "original\n").unwrap();
             std::fs::write(&file, now).unwrap();
-            run(&restore_file_script(
+            super::super::run_ok(&restore_file_script(
                 &f,
                 &b,
                 &sha256_of("original\n"),
@@ -297,7 +305,7 @@ mod tests {
             }
         }
         // Nothing to restore the second time.
-        run(&restore_file_script(&f, &b, &sha256_of("original\n"), ""));
+        super::super::run_ok(&restore_file_script(&f, &b, &sha256_of("original\n"), ""));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
     }
 }

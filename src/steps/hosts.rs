@@ -239,8 +239,4 @@ impl Step for Hosts {
     async fn revert(&self, _cx: &Cx, _record: &UndoRecord) -> StepResult<()> {
         Ok(())
     }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
-    }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::undo::{remember, revert_shared, Undo};
+use super::undo::{remember, revert_common, Undo};
 use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, UndoRecord};
 use crate::platform::{Layout, OsFamily};
 use crate::quote::sh;
@@ -192,17 +192,8 @@ impl Step for Install {
                     tr!("note.packages_kept", packages = packages.join(" ")),
                 );
             }
-            _ => {
-                return match revert_shared(cx, &u).await {
-                    Some(result) => result,
-                    None => Err(super::undo::not_mine(self.id(), &u)),
-                }
-            }
+            _ => return revert_common(cx, self.id(), &u).await,
         }
         Ok(())
-    }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
     }
 }

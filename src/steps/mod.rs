@@ -205,6 +205,22 @@ pub async fn verify_report(cx: &Cx) -> StepResult<crate::engine::VerifyReport> {
     verify::verify(cx).await
 }
 
+/// Runs a step's script here with `sh` and asserts it succeeded (unit tests run the real
+/// scripts on temporary directories).
+#[cfg(test)]
+fn run_ok(script: &str) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -144,13 +144,9 @@ impl Step for ReplicaRole {
                     )?;
                     let sql =
                         role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
-                    let s = sh(&saved);
                     cx.change(
                         Role::Primary,
-                        Cmd::new(super::files::as_owner_of(
-                            &super::files::dir_of(&saved),
-                            &format!("umask 077; [ -e {s} ] || {{ tmp=$(mktemp {s}.XXXXXX) && cat > \"$tmp\" && mv -f \"$tmp\" {s}; }}"),
-                        ))
+                        Cmd::new(super::files::write_private_script(&saved, true))
                             .stdin(&sql)
                             .quiet(),
                     )
@@ -182,10 +178,7 @@ impl Step for ReplicaRole {
             }
             Undo::RestoreRole { name, saved } => {
                 // Read as the file's directory's owner: root never follows a link there.
-                let read = super::files::as_owner_of(
-                    &super::files::dir_of(&saved),
-                    &format!("cat {}", sh(&saved)),
-                );
+                let read = super::files::as_owner_beside(&saved, &format!("cat {}", sh(&saved)));
                 let script = format!(
                     "if [ -f {s} ]; then ( {read} ) | {psql} && rm -f {s}; fi",
                     s = sh(&saved)
@@ -193,12 +186,8 @@ impl Step for ReplicaRole {
                 cx.change(Role::Primary, Cmd::new(script)).await?;
                 cx.note(Some(Role::Primary), tr!("note.role_restored", role = name));
             }
-            other => return Err(super::undo::not_mine(self.id(), &other)),
+            other => return super::undo::revert_common(cx, self.id(), &other).await,
         }
         Ok(())
-    }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
     }
 }

@@ -105,9 +105,17 @@ pub fn remembered(cx: &Cx) -> Vec<Undo> {
         .collect()
 }
 
-/// Reverts the records every step may write: files and the server's running state.
-/// `None` for a record that belongs to one step alone (that step reverts it).
-pub async fn revert_shared(cx: &Cx, u: &Undo) -> Option<StepResult<()>> {
+/// Reverts a record that is not a step's own: the ones every step may write (files, the
+/// server's running state); any other is an error naming `step`.
+pub async fn revert_common(cx: &Cx, step: crate::engine::StepId, u: &Undo) -> StepResult<()> {
+    match revert_shared(cx, u).await {
+        Some(result) => result,
+        None => Err(not_mine(step, u)),
+    }
+}
+
+/// Files and the server's running state; `None` for a record that belongs to one step.
+async fn revert_shared(cx: &Cx, u: &Undo) -> Option<StepResult<()>> {
     Some(match u {
         Undo::RestoreFile {
             host,
@@ -159,11 +167,7 @@ pub async fn revert_shared_only(
     step: crate::engine::StepId,
     record: &UndoRecord,
 ) -> StepResult<()> {
-    let u = Undo::parse(record)?;
-    match revert_shared(cx, &u).await {
-        Some(result) => result,
-        None => Err(not_mine(step, &u)),
-    }
+    revert_common(cx, step, &Undo::parse(record)?).await
 }
 
 /// What reverting `record` will do, in one line.
@@ -175,7 +179,7 @@ pub fn describe_record(record: &UndoRecord) -> String {
 }
 
 /// The revert for a record no step claims: a bug, or a journal from another version.
-pub fn not_mine(step: crate::engine::StepId, u: &Undo) -> StepError {
+fn not_mine(step: crate::engine::StepId, u: &Undo) -> StepError {
     StepError::new(tr!(
         "error.undo_record",
         problem = format!("{step} cannot revert {}", describe(u))

@@ -134,12 +134,8 @@ impl Step for Verify {
                 cx.change(Role::Primary, Cmd::sql(psql, &sql)).await?;
                 Ok(())
             }
-            other => Err(super::undo::not_mine(self.id(), &other)),
+            other => super::undo::revert_common(cx, self.id(), &other).await,
         }
-    }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
     }
 }
 

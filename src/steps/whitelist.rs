@@ -192,10 +192,8 @@ async fn put_back(cx: &Cx, before: &[(String, Option<String>, &str)]) -> StepRes
                 cx.change(Role::Primary, Cmd::new(script).stdin(text)).await
             }
             None => {
-                let script = files::as_owner_of(
-                    &files::dir_of(path),
-                    &format!("rm -f {}", crate::quote::sh(path)),
-                );
+                let script =
+                    files::as_owner_beside(path, &format!("rm -f {}", crate::quote::sh(path)));
                 cx.change(Role::Primary, Cmd::new(script)).await
             }
         };
@@ -420,10 +418,6 @@ impl Step for Whitelist {
 
     async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
         super::undo::revert_shared_only(cx, self.id(), record).await
-    }
-
-    fn describe_revert(&self, record: &UndoRecord) -> String {
-        super::undo::describe_record(record)
     }
 }
 

@@ -447,15 +447,9 @@ impl App {
         let Some(j) = &self.journal else {
             return vec![];
         };
-        crate::engine::rollback_order(id)
-            .flat_map(|s| {
-                j.record(s)
-                    .undo
-                    .iter()
-                    .rev()
-                    .map(|u| format!("{s}: {}", crate::steps::undo::describe_record(u)))
-                    .collect::<Vec<_>>()
-            })
+        j.undo_plan(id)
+            .into_iter()
+            .map(|(s, u)| format!("{s}: {}", crate::steps::undo::describe_record(u)))
             .collect()
     }
 

@@ -125,9 +125,13 @@ async fn serve(
                         outcome: Err(crate::tr!("error.not_connected")),
                     });
                 } else {
-                    let outcome = engine.run_step(step).await.map_err(|e| e.message);
+                    let outcome = if step == StepId::Hosts {
+                        engine.connect().await
+                    } else {
+                        engine.run_step(step).await
+                    };
+                    let outcome = outcome.map_err(|e| e.message);
                     if step == StepId::Hosts && outcome.is_ok() {
-                        engine.refresh().await;
                         send(connected(&engine));
                         send(Reply::Journal(engine.journal()));
                     }
@@ -233,9 +237,8 @@ async fn connect(engine: &mut Engine, send: &impl Fn(Reply)) -> bool {
     if engine.connected() {
         return true;
     }
-    let ok = engine.run_step(StepId::Hosts).await.is_ok();
+    let ok = engine.connect().await.is_ok();
     if ok {
-        engine.refresh().await;
         send(connected(engine));
     }
     send(Reply::Journal(engine.journal()));
