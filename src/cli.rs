@@ -8,7 +8,7 @@ use color_eyre::eyre::{bail, eyre, Result};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, Setup};
-use crate::engine::{Answer, Driver, Engine, Event, Events, Finish, Preview, StepId};
+use crate::engine::{Answer, Driver, Engine, Event, Events, Finish, Preview, Role, StepId};
 use crate::lab::{self, LabOptions};
 use crate::report::{self, Transcript};
 use crate::secret::Secret;
@@ -92,6 +92,10 @@ pub enum Command {
         /// software may have come to need them).
         #[arg(long)]
         purge_packages: bool,
+        /// Only what pgrepl changed on this host (`standby2`, say): the others stay as
+        /// they are, a standby's siblings keep streaming.
+        #[arg(long)]
+        host: Option<Role>,
     },
     /// The built-in two-host lab (Linux, root).
     Lab {
@@ -107,16 +111,19 @@ pub enum Command {
         /// from a package repository the lab serves on its bridge.
         #[arg(long, global = true)]
         bare: bool,
+        /// With `up`: how many standbys (1 to 3); they get .11, .12, .13.
+        #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        standbys: u8,
     },
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]
 pub enum LabAction {
-    /// Build the two hosts (from scratch) and print the path of a ready config.
+    /// Build the hosts (from scratch) and print the path of a ready config.
     Up,
     /// Remove everything the lab made.
     Down,
-    /// Show whether both hosts are up and answer SSH.
+    /// Show whether every host is up and answers SSH.
     Status,
 }
 
@@ -224,7 +231,7 @@ impl Session {
     fn open(cli: &Cli, setup: Setup, password: Option<Secret>, json: bool) -> Result<Session> {
         let (tx, rx) = mpsc::unbounded_channel();
         let dir = state_dir(cli);
-        let id = crate::engine::setup_id(&setup.primary.label(), &setup.standby.label());
+        let id = crate::engine::setup_id(&setup.primary.label(), &setup.standbys_label());
         let printed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let printer = printer(rx, Transcript::open(&dir, &id), json, printed.clone());
         let engine = crate::steps::engine(setup, password, Events::new(tx), &dir)?;
@@ -255,11 +262,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             name,
             subnet,
             bare,
+            standbys,
         }) => {
             let opts = LabOptions {
                 name: name.clone(),
                 subnet: subnet.clone(),
                 bare: *bare,
+                standbys: *standbys,
             };
             match action {
                 LabAction::Up => {
@@ -398,19 +407,33 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 Err(e) => Err(e),
                 Ok(_) => crate::steps::verify_report(s.engine.cx_for(StepId::Verify)).await,
             };
+            let standbys: Vec<_> = s.engine.setup().standby_roles().collect();
             s.finish().await;
-            let report = report.unwrap_or_else(|e| crate::engine::VerifyReport {
-                error: Some(e.message),
-                ..Default::default()
+            let reports = report.unwrap_or_else(|e| {
+                standbys
+                    .into_iter()
+                    .map(|host| crate::engine::VerifyReport {
+                        host,
+                        error: Some(e.message.clone()),
+                        ..Default::default()
+                    })
+                    .collect()
             });
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                for l in report::lines(&Event::Verified(report.clone())) {
-                    println!("{l}");
+            // One JSON object per standby, one after another (what `jq` reads as a stream).
+            for report in &reports {
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(report)?);
+                } else {
+                    for l in report::lines(&Event::Verified(report.clone())) {
+                        println!("{l}");
+                    }
                 }
             }
-            Ok(if report.passed { 0 } else { 1 })
+            Ok(if reports.iter().all(|r| r.passed) {
+                0
+            } else {
+                1
+            })
         }
         Some(Command::Status) => {
             let setup = load_setup(&config_path(&cli)?)?;
@@ -420,9 +443,24 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 return Ok(1);
             }
             let journal = s.engine.journal();
+            let states = crate::steps::replication_states(s.engine.cx_for(StepId::Verify))
+                .await
+                .unwrap_or_default();
+            let setup = s.engine.setup().clone();
             s.finish().await;
             for id in StepId::ALL {
                 println!("{:<13} {}", id.name(), tr!(journal.state(id).key()));
+            }
+            // Each host, and what the primary says of each standby now.
+            println!();
+            for r in setup.roles() {
+                let state = match (r, states.iter().find(|(s, _)| *s == r)) {
+                    (Role::Primary, _) => String::new(),
+                    (_, Some((_, Some(state)))) => state.clone(),
+                    (_, Some((_, None))) => tr!("report.not_replicating"),
+                    (_, None) => "?".to_string(),
+                };
+                println!("{:<13} {:<28} {state}", r.name(), setup.target(r).label());
             }
             Ok(0)
         }
@@ -430,15 +468,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
             yes,
             to,
             purge_packages,
+            host,
         }) => {
             let setup = load_setup(&config_path(&cli)?)?;
             let to = to.unwrap_or(StepId::Install);
+            if let Some(h) = host.filter(|h| !setup.roles().contains(h)) {
+                bail!(tr!("error.unknown_host", host = h));
+            }
             if !yes && !std::io::stdin().is_terminal() {
                 bail!(tr!("error.need_yes"));
             }
             let mut s = Session::open(&cli, setup, None, false)?;
             let mut any = false;
-            for (id, record) in s.engine.journal().undo_plan(to) {
+            for (id, record) in s.engine.journal().undo_plan(to, *host) {
                 any = true;
                 println!("  {id}: {}", crate::steps::undo::describe_record(record));
             }
@@ -454,7 +496,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 return Ok(1);
             }
             s.engine.set_purge_packages(*purge_packages);
-            let errors = s.engine.rollback(to).await;
+            let errors = s.engine.rollback_on(to, *host).await;
+            if host.is_some() {
+                // What is done where has changed on one host only: say it as it is.
+                s.engine.refresh().await;
+            }
             s.finish().await;
             if errors.is_empty() {
                 println!("{}", tr!("report.rolled_back", step = to));

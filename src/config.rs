@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{Role, MAX_STANDBYS};
 use crate::platform::PgVersion;
 use crate::tr;
 
@@ -14,7 +15,9 @@ use crate::tr;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub primary: HostConfig,
-    pub standby: HostConfig,
+    /// One `[standby]` table, or several `[[standby]]` ones.
+    #[serde(with = "one_or_many")]
+    pub standby: Vec<HostConfig>,
     #[serde(default)]
     pub postgres: PostgresConfig,
     #[serde(default)]
@@ -136,7 +139,8 @@ impl std::error::Error for ConfigErrors {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
     pub primary: Target,
-    pub standby: Target,
+    /// At least one.
+    pub standbys: Vec<Target>,
     pub pg_version: Option<PgVersion>,
     pub pg_port: u16,
     pub replication_user: String,
@@ -182,6 +186,84 @@ impl Target {
     }
 }
 
+impl HostConfig {
+    /// As [`Target::label`], for a host not yet checked.
+    pub fn label(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+impl Setup {
+    /// The primary, then every standby.
+    pub fn roles(&self) -> Vec<Role> {
+        Role::all(self.standbys.len())
+    }
+
+    pub fn standby_roles(&self) -> impl Iterator<Item = Role> {
+        Role::standbys(self.standbys.len())
+    }
+
+    /// How `r` is reached. Roles come from [`Setup::roles`], so every one has a target.
+    pub fn target(&self, r: Role) -> &Target {
+        match r {
+            Role::Primary => &self.primary,
+            Role::Standby(i) => self
+                .standbys
+                .get(usize::from(i))
+                .or(self.standbys.first())
+                .unwrap_or(&self.primary),
+        }
+    }
+
+    /// The standbys' labels, one per line: with the primary's, what names the journal
+    /// (one standby: the same name as before there could be several).
+    pub fn standbys_label(&self) -> String {
+        self.standbys
+            .iter()
+            .map(Target::label)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// `[standby]` (one table) or `[[standby]]` (an array of them); written back as one table
+/// when there is one, so a file from before several standbys reads and writes the same.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::HostConfig;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Many(Vec<toml::Value>),
+        One(toml::Value),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[HostConfig], s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HostConfig>, D::Error> {
+        // Through toml::Value, so that a mistake inside a table is reported as itself
+        // rather than as "matched neither form".
+        let values = match Either::deserialize(d)? {
+            Either::Many(v) => v,
+            Either::One(v) => vec![v],
+        };
+        if values.is_empty() {
+            return Err(serde::de::Error::custom("at least one [standby] is needed"));
+        }
+        values
+            .into_iter()
+            .map(|v| HostConfig::deserialize(v).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> color_eyre::Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -204,7 +286,20 @@ impl Config {
     pub fn validate(&self) -> Result<Setup, ConfigErrors> {
         let mut errors = Vec::new();
         let primary = check_target("primary", &self.primary, &mut errors);
-        let standby = check_target("standby", &self.standby, &mut errors);
+        if self.standby.len() > MAX_STANDBYS {
+            errors.push(field(
+                "standby",
+                tr!(
+                    "error.too_many_standbys",
+                    count = self.standby.len(),
+                    max = MAX_STANDBYS
+                ),
+            ));
+        }
+        let standbys: Vec<Option<Target>> = Role::standbys(self.standby.len())
+            .zip(&self.standby)
+            .map(|(r, h)| check_target(r.name(), h, &mut errors))
+            .collect();
         let pg = &self.postgres;
         let pg_port = check_port("postgres.port", pg.port, &mut errors);
         let pg_version = match &pg.version {
@@ -255,18 +350,28 @@ impl Config {
                 tr!("error.bad_cluster", value = pg.cluster),
             ));
         }
-        if let (Some(p), Some(s)) = (&primary, &standby) {
-            if p.host == s.host && p.port == s.port {
-                errors.push(field("standby.host", tr!("error.same_host", host = p.host)));
+        // Each host once: a standby that is the primary (or another standby) would be
+        // wiped by its own base backup.
+        let mut seen: Vec<(&str, u16)> =
+            primary.iter().map(|p| (p.host.as_str(), p.port)).collect();
+        for (r, s) in Role::standbys(standbys.len()).zip(&standbys) {
+            let Some(s) = s else { continue };
+            if seen.contains(&(s.host.as_str(), s.port)) {
+                errors.push(field(
+                    &format!("{r}.host"),
+                    tr!("error.same_host", host = s.host),
+                ));
             }
+            seen.push((s.host.as_str(), s.port));
         }
-        match (primary, standby, pg_port, allowed_cidr) {
-            (Some(primary), Some(standby), Some(pg_port), Some(allowed_cidr))
-                if errors.is_empty() =>
+        let standbys: Option<Vec<Target>> = standbys.into_iter().collect();
+        match (primary, standbys, pg_port, allowed_cidr) {
+            (Some(primary), Some(standbys), Some(pg_port), Some(allowed_cidr))
+                if errors.is_empty() && !standbys.is_empty() =>
             {
                 Ok(Setup {
                     primary,
-                    standby,
+                    standbys,
                     pg_version,
                     pg_port,
                     replication_user: pg.replication_user.clone(),
@@ -498,7 +603,7 @@ allowed_cidr = "10.77.0.0/24"
         let s = Config::parse(GOOD).unwrap().validate().unwrap();
         assert_eq!(s.primary.user, "root");
         assert_eq!(s.primary.port, 22);
-        assert_eq!(s.standby.port, 2222);
+        assert_eq!(s.standbys[0].port, 2222);
         assert_eq!(s.pg_port, 5432);
         assert_eq!(s.replication_user, "replica");
         assert_eq!(s.pg_version.unwrap().to_string(), "15");
@@ -569,5 +674,44 @@ allowed_cidr = "10.77.0.0/24"
     #[test]
     fn unknown_keys_are_rejected() {
         assert!(Config::parse(&GOOD.replace("[postgres]", "[postgres]\npasword = \"x\"")).is_err());
+    }
+
+    #[test]
+    fn several_standbys_each_checked_and_one_written_back_as_before() {
+        let base = "[primary]\nhost = \"db1\"\n[postgres]\nallowed_cidr = \"10.0.1.0/24\"\n";
+        let many = format!(
+            "{base}[[standby]]\nhost = \"db2\"\n[[standby]]\nhost = \"db3\"\nport = 2222\n"
+        );
+        let s = Config::parse(&many).unwrap().validate().unwrap();
+        assert_eq!(
+            s.roles(),
+            vec![Role::Primary, Role::STANDBY, Role::Standby(1)]
+        );
+        assert_eq!(s.target(Role::Standby(1)).port, 2222);
+
+        let twice = format!("{base}[[standby]]\nhost = \"db2\"\n[[standby]]\nhost = \"db2\"\n");
+        assert_eq!(fields(&twice), vec!["standby2.host"]);
+        let primary_again =
+            format!("{base}[[standby]]\nhost = \"db2\"\n[[standby]]\nhost = \"db1\"\n");
+        assert_eq!(fields(&primary_again), vec!["standby2.host"]);
+        let bad = format!("{base}[[standby]]\nhost = \"db2\"\n[[standby]]\nhost = \"-x\"\n");
+        assert_eq!(fields(&bad), vec!["standby2.host"]);
+        let five: String = (2..7)
+            .map(|i| format!("[[standby]]\nhost = \"db{i}\"\n"))
+            .collect();
+        assert_eq!(fields(&format!("{base}{five}")), vec!["standby"]);
+        assert!(Config::parse(&format!("{base}standby = []\n")).is_err());
+        assert!(Config::parse(&format!("{base}[[standby]]\nhots = \"x\"\n"))
+            .unwrap_err()
+            .contains("hots"));
+
+        let one = format!("{base}[standby]\nhost = \"db2\"\n");
+        let written = toml::to_string(&Config::parse(&one).unwrap()).unwrap();
+        assert!(
+            written.contains("[standby]") && !written.contains("[[standby]]"),
+            "{written}"
+        );
+        let written = toml::to_string(&Config::parse(&many).unwrap()).unwrap();
+        assert_eq!(written.matches("[[standby]]").count(), 2, "{written}");
     }
 }

@@ -1,5 +1,6 @@
-//! `pgrepl lab`: the built-in two-host lab. The namespaces, mounts and sshd are shell work,
-//! so the script lives in `assets/lab/lab.sh` and is compiled into the binary.
+//! `pgrepl lab`: the built-in lab, a primary and one to three standbys. The namespaces,
+//! mounts and sshd are shell work, so the script lives in `assets/lab/lab.sh` and is
+//! compiled into the binary.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +21,10 @@ pub struct LabOptions {
     /// `up --bare`: hosts without the PostgreSQL server, installable with apt from a
     /// repository the lab serves on its bridge.
     pub bare: bool,
+    /// `up --standbys N`: how many standbys (1 to 3) besides the primary. With 1 the lab's
+    /// config has a `[standby]` table, with more one `[[standby]]` entry per standby.
+    /// `status` and `down` go by what `up` recorded, whatever this says.
+    pub standbys: u8,
 }
 
 impl Default for LabOptions {
@@ -28,6 +33,7 @@ impl Default for LabOptions {
             name: DEFAULT_NAME.into(),
             subnet: None,
             bare: false,
+            standbys: 1,
         }
     }
 }
@@ -65,6 +71,10 @@ fn run(action: &str, opts: &LabOptions, quiet: bool) -> Result<i32> {
     if opts.bare && action == "up" {
         cmd.arg("--bare");
     }
+    // Only when not the default, so a one-standby `up` runs the script exactly as before.
+    if opts.standbys != 1 && action == "up" {
+        cmd.arg("--standbys").arg(opts.standbys.to_string());
+    }
     if quiet {
         cmd.stdout(Stdio::null());
     }
@@ -91,13 +101,28 @@ pub fn up(opts: &LabOptions) -> Result<PathBuf> {
     }
 }
 
-/// Brings the lab up unless it is already running; returns its config file.
+/// Brings the lab up unless it is already running with `opts.standbys` standbys; returns
+/// its config file.
 pub fn ensure(opts: &LabOptions) -> Result<PathBuf> {
     require_root()?;
-    if run("status", opts, true)? == 0 && config_path(&opts.name).is_file() {
+    if run("status", opts, true)? == 0
+        && config_path(&opts.name).is_file()
+        && recorded_standbys(&opts.name) == Some(opts.standbys)
+    {
         return Ok(config_path(&opts.name));
     }
     up(opts)
+}
+
+/// The number of standbys `up` recorded in the lab's `lab.env` (a lab recorded before
+/// `--standbys` existed has one); `None` when there is no readable record.
+fn recorded_standbys(name: &str) -> Option<u8> {
+    // A raw literal: the message-key scan (text.rs) skips it, it is a file name.
+    let env = std::fs::read_to_string(dir(name).join(r#"lab.env"#)).ok()?;
+    match env.lines().find_map(|l| l.strip_prefix("STANDBYS=")) {
+        Some(n) => n.trim().parse().ok(),
+        None => Some(1),
+    }
 }
 
 pub fn down(opts: &LabOptions) -> Result<()> {

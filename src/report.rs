@@ -68,20 +68,24 @@ pub fn lines(e: &Event) -> Vec<String> {
             v
         }
         Event::Verified(r) => {
-            let mut v = vec![tr!(
-                "report.verified",
-                walsender = r.walsender,
-                walreceiver = r.walreceiver,
-                state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
-                recovery = r.standby_in_recovery,
-                canary = r
-                    .canary_ms
-                    .map(|m| format!("{m} ms"))
-                    .unwrap_or_else(|| "-".into()),
-                lag = r
-                    .lag_bytes
-                    .map(|b| format!("{b} B"))
-                    .unwrap_or_else(|| "-".into())
+            let mut v = vec![format!(
+                "{} {}",
+                tag(Some(r.host)),
+                tr!(
+                    "report.verified",
+                    walsender = r.walsender,
+                    walreceiver = r.walreceiver,
+                    state = r.replication_state.clone().unwrap_or_else(|| "-".into()),
+                    recovery = r.standby_in_recovery,
+                    canary = r
+                        .canary_ms
+                        .map(|m| format!("{m} ms"))
+                        .unwrap_or_else(|| "-".into()),
+                    lag = r
+                        .lag_bytes
+                        .map(|b| format!("{b} B"))
+                        .unwrap_or_else(|| "-".into())
+                )
             )];
             if let Some(e) = &r.error {
                 v.push(tr!("report.failed", step = "verify", error = e));

@@ -164,8 +164,8 @@ mod tests {
             used.push(("StepId".into(), format!("step.{k}.what")));
             used.push(("StepId".into(), format!("step.{k}.why")));
         }
-        for r in crate::engine::Role::BOTH {
-            used.push(("Role".into(), format!("tui.pane.{}", r.name())));
+        for r in crate::engine::Role::all(1) {
+            used.push(("Role".into(), format!("tui.pane.{}", r.kind())));
         }
         let missing: Vec<_> = used
             .iter()

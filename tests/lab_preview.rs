@@ -77,7 +77,7 @@ async fn every_preview_equals_the_commands_its_run_sends() {
             v.iter().map(|(r, c)| (*r, normalise(c))).collect()
         };
         // The two hosts work at once in some steps: compare each host's own order.
-        for r in [Role::Primary, Role::Standby] {
+        for r in [Role::Primary, Role::STANDBY] {
             let mine = |v: &[(Role, String)]| -> Vec<String> {
                 norm(v)
                     .into_iter()

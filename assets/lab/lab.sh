@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# pgrepl lab: two throw-away "hosts" (primary, standby) on this machine, each one
-# a network + PID + mount + UTS + IPC namespace running its own sshd, reachable
-# only over a private bridge.  PostgreSQL is installed (binaries shared from /usr)
-# but no cluster exists on either host: that is what pgrepl is for.
+# pgrepl lab: throw-away "hosts" on this machine, a primary and one to three
+# standbys (primary, standby, standby2, standby3), each one a network + PID +
+# mount + UTS + IPC namespace running its own sshd, reachable only over a
+# private bridge.  PostgreSQL is installed (binaries shared from /usr) but no
+# cluster exists on any host: that is what pgrepl is for.
 #
-#   bash lab.sh up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR] [--bare]
+#   bash lab.sh up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+#                              [--standbys N] [--bare]
 #
 # up      build a fresh lab (an existing lab of the same name, whole or half
-#         built, is torn down first); last line of output: "config: DIR/pgrepl.toml"
+#         built, of any size, is torn down first); last line of output:
+#         "config: DIR/pgrepl.toml".  --standbys N (1-3, default 1) sets the
+#         number of standbys; with 1 the config has one [standby] table, with
+#         more one [[standby]] entry per standby.
 #         With --bare the hosts have no PostgreSQL server installed (each has
 #         its own copy-on-write /usr and /var, hence its own dpkg state) and
 #         can install it with apt from a small repository that the lab serves
 #         on the bridge address (see bare_* below).
-# down    tear the lab down; succeeds silently when there is nothing to remove
-# status  per-host state; exit 0 when both hosts are up and their sshd answers,
+# down    tear the lab down, whatever its size; succeeds silently when there is
+#         nothing to remove
+# status  per-host state of the lab as `up` recorded it (its number of
+#         standbys); exit 0 when every host is up and its sshd answers,
 #         3 otherwise
 #
 # Several labs may run side by side when they differ in name and subnet: every
@@ -26,7 +33,10 @@ set -euo pipefail
 readonly DEFAULT_NAME=pgrepl
 readonly DEFAULT_SUBNET=10.77.0.0/24
 readonly BASE_DIR=/var/lib/pgrepl-lab
-readonly ROLES=(primary standby)
+# Every role a lab may have, in order; a lab of N standbys has the first N+1.
+# ROLES (set by derive_roles) is the lab's own; teardown covers ALL_ROLES.
+readonly ALL_ROLES=(primary standby standby2 standby3)
+readonly MAX_STANDBYS=$((${#ALL_ROLES[@]} - 1))
 readonly PG_PORT=5432
 # --bare: downloaded .debs, shared by all labs and kept across runs, and the
 # port of each bare lab's package repository on its bridge address.
@@ -41,12 +51,19 @@ info() { printf '%s\n' "$*"; }
 
 usage() {
     cat <<EOF
-usage: $PROG up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR] [--bare]
+usage: $PROG up|down|status [--name NAME] [--subnet A.B.C.0/24] [--dir DIR]
+                    [--standbys N] [--bare]
 
   --name NAME      lab name, [a-z0-9-], at most 32 chars (default: $DEFAULT_NAME)
   --subnet CIDR    a /24 ending in .0 (default: $DEFAULT_SUBNET); the bridge
-                   gets .1, the primary .10, the standby .11
+                   gets .1, the primary .10, the standby .11, standby2 .12,
+                   standby3 .13
   --dir DIR        state directory (default: $BASE_DIR/NAME)
+  --standbys N     (up) number of standbys, 1 to $MAX_STANDBYS (default: 1): hosts
+                   standby, standby2, standby3.  With 1, pgrepl.toml has a
+                   [standby] table; with more, one [[standby]] entry each.
+                   status checks the number up recorded; down removes a lab
+                   of any size.
   --bare           (up) hosts without the PostgreSQL server: each host gets its
                    own copy-on-write /usr and /var (own dpkg state) from which
                    the server packages (postgresql-NN) are purged, and apt
@@ -67,15 +84,16 @@ parse_args() {
     SUBNET=""
     DIR=""
     BARE=0
+    STANDBYS=""
     while (($#)); do
         case $1 in
             up|down|status)
                 [[ -z $CMD ]] || die "more than one command given ('$CMD' and '$1')"
                 CMD=$1 ;;
-            --name|--subnet|--dir)
+            --name|--subnet|--dir|--standbys)
                 (($# >= 2)) || die "$1 needs a value"
                 set_opt "$1" "$2"; shift ;;
-            --name=*|--subnet=*|--dir=*)
+            --name=*|--subnet=*|--dir=*|--standbys=*)
                 set_opt "${1%%=*}" "${1#*=}" ;;
             --bare) BARE=1 ;;
             -h|--help) usage; exit 0 ;;
@@ -91,8 +109,14 @@ set_opt() {
         --name) NAME=$2 ;;
         --subnet) SUBNET=$2 ;;
         --dir) DIR=$2 ;;
+        --standbys)
+            valid_standbys "$2" ||
+                die "bad --standbys '$2': expected a number from 1 to $MAX_STANDBYS"
+            STANDBYS=$2 ;;
     esac
 }
+
+valid_standbys() { [[ $1 =~ ^[1-9]$ ]] && (($1 <= MAX_STANDBYS)); }
 
 # Everything else is derived from NAME, SUBNET and DIR, here and only here.
 derive_names() {
@@ -106,11 +130,16 @@ derive_names() {
     hash=$(printf '%s' "$NAME" | md5sum)
     if ((${#NAME} <= 10)); then TAG=$NAME; else TAG="${NAME:0:3}_${hash:0:6}"; fi
     BRIDGE="pl-$TAG"                              # <= 13 chars
+    # Each role's veth is "pl-$TAG" plus a 2-char suffix unique to the role
+    # (<= 15 chars).  The extra standbys' suffixes start with '_', which no
+    # name has, so they equal no other lab's bridge or veth (a "-2" would be
+    # the bridge of a lab named "$NAME-2").
+    local -A veth_suffix=([primary]=-p [standby]=-s [standby2]=_2 [standby3]=_3)
     declare -gA NETNS VETH HOSTNAME_OF ALIAS IP HOSTDIR
     local role
-    for role in "${ROLES[@]}"; do
+    for role in "${ALL_ROLES[@]}"; do
         NETNS[$role]="pgrepl-$NAME-$role"         # a file name, no length limit
-        VETH[$role]="pl-$TAG-${role:0:1}"         # <= 15 chars
+        VETH[$role]="pl-$TAG${veth_suffix[$role]}"  # <= 15 chars
         ALIAS[$role]="$NAME-$role"                # ssh_config alias
         if [[ $NAME == "$DEFAULT_NAME" ]]; then
             HOSTNAME_OF[$role]="lab-$role"
@@ -134,25 +163,36 @@ derive_names() {
     done
     [[ $DIR != / && $DIR != /var && $DIR != /var/lib && $DIR != /usr && $DIR != "$BASE_DIR" ]] ||
         die "--dir '$DIR' is not a sensible lab directory"
-    for role in "${ROLES[@]}"; do HOSTDIR[$role]="$DIR/$role"; done
+    for role in "${ALL_ROLES[@]}"; do HOSTDIR[$role]="$DIR/$role"; done
     # Upper and work directories of every overlay the lab mounts.  overlayfs
     # refuses an upper directory on overlayfs (a container's root) and on some
     # other filesystems: prepare_cow puts a tmpfs here when DIR is such a place.
     COW="$DIR/cow"
     declare -gA HOSTCOW
-    for role in "${ROLES[@]}"; do HOSTCOW[$role]="$COW/$role"; done
+    for role in "${ALL_ROLES[@]}"; do HOSTCOW[$role]="$COW/$role"; done
     BARE_COW="$COW/bare"
     BARE_DIR="$DIR/bare"
     REPO_DIR="$DIR/repo"
     LOCK_FILE="/run/lock/pgrepl-lab-$NAME.lock"
 }
 
-# Sets NET (A.B.C), BRIDGE_IP and IP[role].  With "recorded", a missing
-# --subnet falls back to the one `up` recorded, so `status` and `down` need
-# no --subnet; `up` without --subnet always means the default.
+# Sets NET (A.B.C), BRIDGE_IP, IP[role] (for every possible role) and, via
+# derive_roles, STANDBYS and ROLES.  With "recorded", a missing --subnet
+# falls back to the one `up` recorded, so `status` and `down` need no
+# --subnet, and the number of standbys is always the recorded one; `up`
+# without --subnet or --standbys always means the default.
 derive_addresses() {
-    if [[ ${1:-} == recorded && -z $SUBNET && -r $DIR/lab.env ]]; then
-        SUBNET=$(sed -n 's/^SUBNET=//p' "$DIR/lab.env")
+    if [[ ${1:-} == recorded && -r $DIR/lab.env ]]; then
+        [[ -n $SUBNET ]] || SUBNET=$(sed -n 's/^SUBNET=//p' "$DIR/lab.env")
+        local recorded
+        recorded=$(sed -n 's/^STANDBYS=//p' "$DIR/lab.env")
+        # A lab recorded before --standbys existed has one standby.  A garbled
+        # record must not stop `down` (which covers every role anyway).
+        STANDBYS=${recorded:-1}
+        if ! valid_standbys "$STANDBYS"; then
+            warn "$DIR/lab.env records a bad STANDBYS '$STANDBYS'; assuming $MAX_STANDBYS"
+            STANDBYS=$MAX_STANDBYS
+        fi
     fi
     [[ -n $SUBNET ]] || SUBNET=$DEFAULT_SUBNET
     [[ $SUBNET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.0/24$ ]] ||
@@ -164,8 +204,15 @@ derive_addresses() {
     NET="$((10#${BASH_REMATCH[1]})).$((10#${BASH_REMATCH[2]})).$((10#${BASH_REMATCH[3]}))"
     SUBNET="$NET.0/24"
     BRIDGE_IP="$NET.1"
-    IP[primary]="$NET.10"
-    IP[standby]="$NET.11"
+    local i
+    for i in "${!ALL_ROLES[@]}"; do IP[${ALL_ROLES[$i]}]="$NET.$((10 + i))"; done
+    derive_roles
+}
+
+# ROLES := the lab's roles: the primary and the first STANDBYS standbys.
+derive_roles() {
+    [[ -n $STANDBYS ]] || STANDBYS=1
+    ROLES=("${ALL_ROLES[@]:0:STANDBYS + 1}")
 }
 
 # ------------------------------------------------------------ prerequisites --
@@ -342,10 +389,13 @@ wait_gone() {
     return 1
 }
 
+# Covers every role a lab of any size may have (ALL_ROLES), so a lab is
+# removed whole whatever its recorded size, and whatever a half-built one
+# left behind.
 teardown() {
     local role
     KILLED=()
-    for role in "${ROLES[@]}"; do kill_host "$role"; done
+    for role in "${ALL_ROLES[@]}"; do kill_host "$role"; done
     local pid
     if pid=$(repo_server_pid); then
         kill -KILL "$pid" 2>/dev/null || true
@@ -355,7 +405,7 @@ teardown() {
 
     # Deleting one end of a veth deletes the pair; doing it explicitly is
     # faster than waiting for the kernel's asynchronous netns cleanup.
-    for role in "${ROLES[@]}"; do
+    for role in "${ALL_ROLES[@]}"; do
         if link_exists "${VETH[$role]}"; then ip link del "${VETH[$role]}" 2>/dev/null || true; fi
         if netns_exists "${NETNS[$role]}"; then ip netns del "${NETNS[$role]}" || true; fi
     done
@@ -378,7 +428,8 @@ teardown() {
 remove_dir() {
     [[ -e $DIR ]] || return 0
     if [[ -e $DIR/lab.env ]] || ! find "$DIR" -mindepth 1 -maxdepth 1 \
-        ! -name primary ! -name standby ! -name cow ! -name 'id_ed25519*' ! -name known_hosts \
+        ! -name primary ! -name standby ! -name standby2 ! -name standby3 \
+        ! -name cow ! -name 'id_ed25519*' ! -name known_hosts \
         ! -name ssh_config ! -name 'pgrepl*.toml' | grep -q .; then
         if mountpoint -q "$DIR"; then
             find "$DIR" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
@@ -431,13 +482,15 @@ write_keys() {
 
 write_ssh_config() {
     local role
+    local -a ips=() aliases=()
+    for role in "${ROLES[@]}"; do ips+=("${IP[$role]}"); aliases+=("${ALIAS[$role]}"); done
     {
         echo "# Written by lab.sh for lab '$NAME'.  Use: ssh -F $DIR/ssh_config ${ALIAS[primary]}"
         for role in "${ROLES[@]}"; do
             printf 'Host %s\n    HostName %s\n\n' "${ALIAS[$role]}" "${IP[$role]}"
         done
         cat <<EOF
-Host ${IP[primary]} ${IP[standby]} ${ALIAS[primary]} ${ALIAS[standby]}
+Host ${ips[*]} ${aliases[*]}
     User root
     Port 22
     IdentityFile $DIR/id_ed25519
@@ -450,8 +503,14 @@ EOF
     } >"$DIR/ssh_config"
 }
 
+# One standby: a [standby] table.  More: one [[standby]] entry each (an
+# array of tables), in role order.  allowed_cidr is the whole /24, so it
+# covers every standby.
 write_pgrepl_toml() {  # file user
-    cat >"$1" <<EOF
+    local role header='[standby]'
+    ((STANDBYS == 1)) || header='[[standby]]'
+    {
+        cat <<EOF
 # Written by \`pgrepl lab up\` for the built-in lab.
 [primary]
 host = "${IP[primary]}"
@@ -459,12 +518,18 @@ user = "$2"
 port = 22
 identity_file = "$DIR/id_ed25519"
 
-[standby]
-host = "${IP[standby]}"
+EOF
+        for role in "${ROLES[@]:1}"; do
+            cat <<EOF
+$header
+host = "${IP[$role]}"
 user = "$2"
 port = 22
 identity_file = "$DIR/id_ed25519"
 
+EOF
+        done
+        cat <<EOF
 [postgres]
 port = $PG_PORT
 replication_user = "replica"
@@ -474,6 +539,7 @@ allowed_cidr = "$SUBNET"
 accept_new_host_keys = false
 known_hosts_file = "$DIR/known_hosts"
 EOF
+    } >"$1"
 }
 
 # The directories a host mounts over its private view, plus its sshd config
@@ -539,8 +605,12 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=\$C/etc-upper,workdir=\$C/et
 echo '${HOSTNAME_OF[$role]}' >/etc/hostname
 cat >/etc/hosts <<'HOSTS'
 127.0.0.1	localhost
-${IP[primary]}	${HOSTNAME_OF[primary]} ${ALIAS[primary]}
-${IP[standby]}	${HOSTNAME_OF[standby]} ${ALIAS[standby]}
+EOF
+    local r
+    for r in "${ROLES[@]}"; do
+        printf '%s\t%s %s\n' "${IP[$r]}" "${HOSTNAME_OF[$r]}" "${ALIAS[$r]}"
+    done
+    cat <<EOF
 ::1	localhost ip6-localhost ip6-loopback
 HOSTS
 
@@ -861,7 +931,7 @@ start_host() {
     disown "$!"
 }
 
-# Polls both sshds in parallel: fresh ssh connections, short timeouts, no
+# Polls every host's sshd in parallel: fresh ssh connections, short timeouts, no
 # fixed sleeps.  ~10 s budget.
 wait_for_sshd() {
     local role
@@ -914,6 +984,7 @@ cmd_up() {
         echo "# lab.sh state for lab '$NAME'"
         echo "NAME=$NAME"
         echo "SUBNET=$SUBNET"
+        echo "STANDBYS=$STANDBYS"
         echo "BRIDGE=$BRIDGE"
         for role in "${ROLES[@]}"; do
             echo "${role^^}_IP=${IP[$role]}"

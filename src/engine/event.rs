@@ -62,8 +62,11 @@ pub enum Event {
     Resumed,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyReport {
+    /// The standby checked.
+    #[serde(default = "first_standby")]
+    pub host: Role,
     pub walsender: bool,
     pub walreceiver: bool,
     pub replication_state: Option<String>,
@@ -74,6 +77,26 @@ pub struct VerifyReport {
     /// Why the checks could not run, when they could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Default for VerifyReport {
+    fn default() -> Self {
+        VerifyReport {
+            host: Role::STANDBY,
+            walsender: false,
+            walreceiver: false,
+            replication_state: None,
+            standby_in_recovery: false,
+            canary_ms: None,
+            lag_bytes: None,
+            passed: false,
+            error: None,
+        }
+    }
+}
+
+fn first_standby() -> Role {
+    Role::STANDBY
 }
 
 /// The sending half; a closed receiver is fine (nobody is watching). It counts what it sent,

@@ -124,15 +124,18 @@ impl Journal {
         self.steps.entry(step).or_default()
     }
 
-    /// What rolling back `to` and every later step will revert, in the order it will run
-    /// (newest first), each record with its step.
-    pub fn undo_plan(&self, to: StepId) -> Vec<(StepId, &UndoRecord)> {
+    /// What rolling back `to` and every later step will revert (on `host` only, when
+    /// given), in the order it will run (newest first), each record with its step.
+    pub fn undo_plan(&self, to: StepId, host: Option<Role>) -> Vec<(StepId, &UndoRecord)> {
         super::rollback_order(to)
             .flat_map(|id| {
-                self.steps
-                    .get(&id)
-                    .into_iter()
-                    .flat_map(move |rec| rec.undo.iter().rev().map(move |u| (id, u)))
+                self.steps.get(&id).into_iter().flat_map(move |rec| {
+                    rec.undo
+                        .iter()
+                        .rev()
+                        .filter(move |u| host.map_or(true, |h| record_host(u) == h))
+                        .map(move |u| (id, u))
+                })
             })
             .collect()
     }
@@ -196,6 +199,16 @@ fn crash_point() {
 
 #[cfg(not(debug_assertions))]
 fn crash_point() {}
+
+/// The host an undo record changes: its `host` field; records without one (roles, tables)
+/// change the primary.
+pub fn record_host(record: &UndoRecord) -> Role {
+    record
+        .get("host")
+        .and_then(|h| h.as_str())
+        .and_then(Role::parse)
+        .unwrap_or(Role::Primary)
+}
 
 pub fn setup_id(primary: &str, standby: &str) -> String {
     let digest = Sha256::digest(format!("{primary}\n{standby}").as_bytes());

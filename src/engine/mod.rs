@@ -21,9 +21,9 @@ pub use context::{Cmd, Cx};
 pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
-pub use journal::{setup_id, Journal, Outcome, StepRecord, UndoRecord};
+pub use journal::{record_host, setup_id, Journal, Outcome, StepRecord, UndoRecord};
 pub use sequence::{Answer, Driver, Finish, Preview};
-pub use step::{Role, StepId, StepState};
+pub use step::{Role, StepId, StepState, MAX_STANDBYS};
 
 use crate::config::Setup;
 use crate::secret::Secret;
@@ -93,7 +93,8 @@ impl Engine {
         hints: fn(&str) -> Option<String>,
         connector: Arc<dyn crate::remote::Connector>,
     ) -> color_eyre::Result<Engine> {
-        let mut journal = Journal::open(state_dir, &setup.primary.label(), &setup.standby.label())?;
+        let mut journal =
+            Journal::open(state_dir, &setup.primary.label(), &setup.standbys_label())?;
         let cut = journal.mark_interrupted();
         if !cut.is_empty() {
             journal.save()?;
@@ -153,13 +154,14 @@ impl Engine {
         self.cx.setup = setup;
     }
 
-    /// The standby's global addresses as `hosts` found them (`10.0.1.5/24`).
+    /// The standbys' global addresses as `hosts` found them (`10.0.1.5/24`).
     pub fn standby_addresses(&self) -> Vec<String> {
         self.cx
-            .facts
-            .get(Role::Standby.index())
-            .map(|f| f.addresses.clone())
-            .unwrap_or_default()
+            .setup
+            .standby_roles()
+            .filter_map(|s| self.cx.facts.get(s.index()))
+            .flat_map(|f| f.addresses.clone())
+            .collect()
     }
 
     /// Whether step `id` is done on the hosts, asked without a word on the panes.
@@ -361,14 +363,30 @@ impl Engine {
     /// Rolls back `to` and every later step, newest first, going on past failures and
     /// returning every error. Steps with nothing recorded are no-ops.
     pub async fn rollback(&mut self, to: StepId) -> Vec<(StepId, StepError)> {
+        self.rollback_on(to, None).await
+    }
+
+    /// As [`Engine::rollback`], limited to what was changed on `host` when given: one
+    /// standby goes back to what it was while the others keep streaming. The steps' states
+    /// are then read again from the hosts, since a step may now be done on some hosts only.
+    pub async fn rollback_on(
+        &mut self,
+        to: StepId,
+        host: Option<Role>,
+    ) -> Vec<(StepId, StepError)> {
         let mut errors = vec![];
         self.cx.control.take_abort();
+        let mine = |u: &UndoRecord| host.map_or(true, |h| record_host(u) == h);
         for id in rollback_order(to) {
             let Some(idx) = self.steps.iter().position(|s| s.id() == id) else {
                 continue;
             };
             let rec = self.journal().record(id);
-            if rec.undo.is_empty() {
+            let others = rec.undo.iter().filter(|u| !mine(u)).count();
+            if rec.undo.iter().all(|u| !mine(u)) {
+                if host.is_some() {
+                    continue;
+                }
                 if !matches!(rec.state, StepState::Pending | StepState::RolledBack) {
                     self.set_state(id, StepState::RolledBack, None, None);
                 }
@@ -377,7 +395,7 @@ impl Engine {
             self.cx.step = id;
             self.set_state(id, StepState::Running, None, None);
             let mut failed = None;
-            for u in rec.undo.iter().rev() {
+            for u in rec.undo.iter().rev().filter(|u| mine(u)) {
                 // After a lost connection every further undo would fail the same way.
                 if failed
                     .as_ref()
@@ -397,9 +415,14 @@ impl Engine {
             match failed {
                 None => {
                     if let Ok(mut j) = self.cx.journal.lock() {
-                        j.entry(id).undo.clear();
+                        j.entry(id).undo.retain(|u| !mine(u));
                     }
-                    self.set_state(id, StepState::RolledBack, None, None);
+                    let state = if others == 0 {
+                        StepState::RolledBack
+                    } else {
+                        rec.state
+                    };
+                    self.set_state(id, state, None, None);
                 }
                 Some(e) => {
                     self.set_state(id, StepState::Failed, Some(e.message.clone()), None);

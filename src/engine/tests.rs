@@ -104,20 +104,59 @@ impl Remote for Scripted {
     }
 }
 
-/// Hands out the primary's and the standby's scripted host by address.
+/// Hands out the primary's and the standbys' scripted hosts by address.
 struct Fake {
     primary: Arc<Scripted>,
     standby: Arc<Scripted>,
+    /// Standbys after the first, at 10.0.1.12 and on.
+    more: Vec<Arc<Scripted>>,
 }
 
 #[async_trait]
 impl Connector for Fake {
     async fn connect(&self, opts: &SshOptions) -> Result<Arc<dyn Remote>, RemoteError> {
-        Ok(if opts.host == "10.0.1.10" {
-            self.primary.clone()
-        } else {
-            self.standby.clone()
+        Ok(match opts.host.as_str() {
+            "10.0.1.10" => self.primary.clone(),
+            "10.0.1.11" => self.standby.clone(),
+            other => {
+                let n: usize = other.trim_start_matches("10.0.1.").parse().unwrap();
+                self.more[n - 12].clone()
+            }
         })
+    }
+}
+
+/// A step that makes one file on every standby, each recorded with its host (as
+/// base-backup's records are).
+struct TouchEach(StepId);
+
+#[async_trait]
+impl Step for TouchEach {
+    fn id(&self) -> StepId {
+        self.0
+    }
+
+    async fn check(&self, cx: &Cx) -> StepResult<bool> {
+        for s in cx.setup.standby_roles() {
+            if !cx.run(s, Cmd::read("FAKE test each")).await?.ok() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
+        for s in cx.setup.standby_roles() {
+            cx.remember(serde_json::json!({ "host": s, "file": "each" }))?;
+            cx.change(s, Cmd::new("FAKE touch each")).await?;
+        }
+        Ok(())
+    }
+
+    async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
+        let host: Role = serde_json::from_value(record["host"].clone()).unwrap();
+        cx.change(host, Cmd::new("FAKE rm each")).await?;
+        Ok(())
     }
 }
 
@@ -182,6 +221,7 @@ fn lab() -> Lab {
     let fake = Arc::new(Fake {
         primary: Scripted::new("db1", "10.0.1.10/24"),
         standby: Scripted::new("db2", "10.0.1.11/24"),
+        more: vec![],
     });
     let mut steps: Vec<Box<dyn Step>> = vec![Box::new(crate::steps::Hosts)];
     for id in StepId::ALL.into_iter().skip(1) {
@@ -202,6 +242,96 @@ fn lab() -> Lab {
         fake,
         _dir: dir,
     }
+}
+
+/// A primary and three standbys; base-backup touches a file on each standby.
+fn lab_of_four() -> Lab {
+    let setup = crate::config::Config::parse(
+        "[primary]\nhost = \"10.0.1.10\"\n[[standby]]\nhost = \"10.0.1.11\"\n\
+         [[standby]]\nhost = \"10.0.1.12\"\n[[standby]]\nhost = \"10.0.1.13\"\n\
+         [postgres]\nallowed_cidr = \"10.0.1.0/24\"\n",
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(Fake {
+        primary: Scripted::new("db1", "10.0.1.10/24"),
+        standby: Scripted::new("db2", "10.0.1.11/24"),
+        more: vec![
+            Scripted::new("db3", "10.0.1.12/24"),
+            Scripted::new("db4", "10.0.1.13/24"),
+        ],
+    });
+    let steps: Vec<Box<dyn Step>> = vec![
+        Box::new(crate::steps::Hosts),
+        Box::new(TouchEach(StepId::BaseBackup)),
+    ];
+    let engine = Engine::new(
+        setup,
+        None,
+        Events::none(),
+        dir.path(),
+        steps,
+        |_| None,
+        fake.clone(),
+    )
+    .unwrap();
+    Lab {
+        engine,
+        fake,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn every_standby_is_reached_and_one_is_rolled_back_alone() {
+    let mut l = lab_of_four();
+    l.engine.connect().await.unwrap();
+    assert_eq!(
+        l.engine.run_step(StepId::BaseBackup).await.unwrap(),
+        StepState::Done
+    );
+    let (s1, s2, s3) = (&l.fake.standby, &l.fake.more[0], &l.fake.more[1]);
+    assert!(s1.has("each") && s2.has("each") && s3.has("each"));
+    assert!(l.fake.primary.ops().is_empty());
+
+    let plan: Vec<Role> = l
+        .engine
+        .journal()
+        .undo_plan(StepId::BaseBackup, Some(Role::Standby(1)))
+        .into_iter()
+        .map(|(_, r)| record_host(r))
+        .collect();
+    assert_eq!(plan, vec![Role::Standby(1)]);
+    assert!(l
+        .engine
+        .rollback_on(StepId::BaseBackup, Some(Role::Standby(1)))
+        .await
+        .is_empty());
+    assert!(s1.has("each") && !s2.has("each") && s3.has("each"));
+    // The others' records stay for a later rollback; the step is no longer rolled back
+    // as a whole, nor done everywhere.
+    assert_eq!(l.engine.journal().record(StepId::BaseBackup).undo.len(), 2);
+    assert_ne!(l.engine.state(StepId::BaseBackup), StepState::RolledBack);
+    assert!(!l.engine.inspect(StepId::BaseBackup).await.unwrap());
+
+    assert!(l.engine.rollback(StepId::BaseBackup).await.is_empty());
+    assert!(!s1.has("each") && !s3.has("each"));
+    assert_eq!(l.engine.state(StepId::BaseBackup), StepState::RolledBack);
+    assert_eq!(s2.ops(), vec!["touch each", "rm each"], "reverted once");
+}
+
+#[test]
+fn a_record_without_a_host_changes_the_primary() {
+    assert_eq!(
+        record_host(&serde_json::json!({ "kind": "drop-role" })),
+        Role::Primary
+    );
+    assert_eq!(
+        record_host(&serde_json::json!({ "host": "standby3" })),
+        Role::Standby(2)
+    );
 }
 
 fn states(e: &Engine) -> Vec<StepState> {
@@ -265,7 +395,7 @@ async fn rollback_reverts_newest_first_and_only_once() {
     }
     let journal = l.engine.journal();
     let plan: Vec<StepId> = journal
-        .undo_plan(StepId::ReplicaRole)
+        .undo_plan(StepId::ReplicaRole, None)
         .into_iter()
         .map(|(id, _)| id)
         .collect();
@@ -279,7 +409,11 @@ async fn rollback_reverts_newest_first_and_only_once() {
     );
     assert!(l.fake.primary.has("install"));
     assert_eq!(l.engine.state(StepId::Whitelist), StepState::RolledBack);
-    assert!(l.engine.journal().undo_plan(StepId::ReplicaRole).is_empty());
+    assert!(l
+        .engine
+        .journal()
+        .undo_plan(StepId::ReplicaRole, None)
+        .is_empty());
     assert!(l.engine.rollback(StepId::ReplicaRole).await.is_empty());
     assert_eq!(
         l.fake.primary.ops().len(),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use futures::future::join_all;
 
 use super::block::{self, Place};
 use super::undo::{remember, revert_common, Undo};
@@ -108,13 +109,13 @@ pub fn move_back_script(
 /// The "standby" must not be a server in use: one running as a primary (not in recovery)
 /// that holds data or serves clients is what a swapped config would stop and replace.
 /// `--force` takes it anyway (it is moved aside, not deleted).
-async fn refuse_a_live_server(cx: &Cx) -> StepResult<()> {
+async fn refuse_a_live_server(cx: &Cx, standby: Role) -> StepResult<()> {
     if cx.setup.allow.force {
         return Ok(());
     }
     let rows = super::sql(
         cx,
-        Role::Standby,
+        standby,
         "SELECT pg_is_in_recovery(), \
          (SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')), \
          (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -128,11 +129,11 @@ async fn refuse_a_live_server(cx: &Cx) -> StepResult<()> {
     }
     let databases: u64 = field(1).parse().unwrap_or(0);
     let tables: u64 = field(2).parse().unwrap_or(0);
-    let sessions = super::client_sessions(cx, Role::Standby).await?;
+    let sessions = super::client_sessions(cx, standby).await?;
     if databases + tables + sessions > 0 {
         return Err(StepError::new(tr!(
             "error.standby_in_use",
-            host = cx.setup.standby.host,
+            host = cx.setup.target(standby).host,
             databases = databases,
             tables = tables,
             sessions = sessions
@@ -219,13 +220,20 @@ fn basebackup_script(cx: &Cx, l: &Layout, p: &Paths, addr: &str) -> String {
     )
 }
 
-fn conninfo(cx: &Cx, l: &Layout, p: &Paths, addr: &str, password: Option<&str>) -> String {
+fn conninfo(
+    cx: &Cx,
+    standby: Role,
+    l: &Layout,
+    p: &Paths,
+    addr: &str,
+    password: Option<&str>,
+) -> String {
     let mut c = format!(
         "host={} port={} user={} application_name={}",
         conninfo_value(addr),
         cx.setup.pg_port,
         conninfo_value(&cx.setup.replication_user),
-        conninfo_value(&application_name(cx))
+        conninfo_value(&application_name(cx, standby))
     );
     // libpq learned `passfile` in 10; older standbys keep the password in recovery.conf (0600).
     match (l.version.major >= 10, password) {
@@ -258,173 +266,202 @@ fn recovery_conf(conninfo: &str) -> String {
     )
 }
 
+/// Whether `standby` is in recovery and configured to follow this primary.
+async fn follows(cx: &Cx, standby: Role) -> StepResult<bool> {
+    let l = cx.layout(standby)?;
+    let in_recovery = format!(
+        "[ \"$(echo 'SELECT pg_is_in_recovery();' | {})\" = t ]",
+        l.psql()
+    );
+    let follows = follows_script(l, &primary_address(cx, standby)?);
+    let done = cx
+        .run(standby, Cmd::read(format!("{in_recovery} && {follows}")))
+        .await?;
+    Ok(done.ok())
+}
+
+/// Moves `standby`'s data directory aside, copies the primary there, configures and
+/// starts it.
+async fn copy(
+    cx: &Cx,
+    standby: Role,
+    limits: &HashMap<String, String>,
+    password: &Secret,
+) -> StepResult<()> {
+    let l = cx.layout(standby)?.clone();
+    let p = paths(cx, &l);
+    let addr = primary_address(cx, standby)?;
+    // A copy of ours, fully configured, that is merely not running (stopped, or its start
+    // failed last time) is started rather than copied again.
+    let ready = format!("[ -e {} ] && {}", sh(&p.marker), follows_script(&l, &addr));
+    if cx.run(standby, Cmd::read(ready)).await?.ok() {
+        cx.change(standby, Cmd::new(start_script(&l, &p))).await?;
+        return Ok(());
+    }
+
+    // The password file, readable by postgres only, written through stdin.
+    let pf = sh(&p.passfile);
+    let existed = cx
+        .run(standby, Cmd::read(format!("[ -e {pf} ]")))
+        .await?
+        .ok();
+    if !existed {
+        remember(
+            cx,
+            Undo::RemoveFile {
+                host: standby,
+                path: p.passfile.clone(),
+            },
+        )?;
+    }
+    let line = Secret::new(format!(
+        "{}:{}:*:{}:{}\n",
+        pgpass_field(&addr),
+        cx.setup.pg_port,
+        pgpass_field(&cx.setup.replication_user),
+        pgpass_field(password.expose())
+    ));
+    cx.change(
+        standby,
+        Cmd::new(files::write_private_script(&p.passfile, false)).secret(&line),
+    )
+    .await?;
+
+    let was_running = cx.run(standby, Cmd::read(l.is_running())).await?.ok();
+    let ours = cx
+        .run(standby, Cmd::read(format!("[ -e {} ]", sh(&p.marker))))
+        .await?
+        .ok();
+    if was_running && !ours {
+        refuse_a_live_server(cx, standby).await?;
+    }
+    remember(
+        cx,
+        Undo::Service {
+            host: standby,
+            was_running,
+        },
+    )?;
+    cx.change(standby, Cmd::new(l.stop())).await?;
+    let had_original = cx
+        .run(standby, Cmd::read(had_original_script(&p)))
+        .await?
+        .ok();
+    remember(
+        cx,
+        Undo::MoveBack {
+            host: standby,
+            path: p.data.clone(),
+            aside: p.aside.clone(),
+            marker: p.marker.clone(),
+            started: p.started.clone(),
+            had_original,
+        },
+    )?;
+    cx.change(
+        standby,
+        Cmd::new(among_data_dirs(&p, &move_aside_script(&p))),
+    )
+    .await?;
+    cx.change(
+        standby,
+        Cmd::new(basebackup_script(cx, &l, &p, &addr)).progress(progress),
+    )
+    .await?;
+
+    let mut settings = standby_settings(limits);
+    if l.version.uses_standby_signal() {
+        settings.push(format!(
+            "primary_conninfo = {}",
+            conf_value(&conninfo(cx, standby, &l, &p, &addr, None))
+        ));
+    }
+    let conf = files::read(cx, standby, &l.conf_file())
+        .await?
+        .unwrap_or_default();
+    let new_conf = block::put(&conf, TAG, &block::render(TAG, &settings), Place::Bottom)
+        .map_err(StepError::new)?;
+    files::write(
+        cx,
+        standby,
+        &l.conf_file(),
+        &new_conf,
+        "postgres:postgres",
+        "0644",
+    )
+    .await?;
+    let d = sh(&p.data);
+    if l.version.uses_standby_signal() {
+        let signal = files::as_owner_of(&p.data, &format!("touch {d}/standby.signal"));
+        cx.change(standby, Cmd::new(signal)).await?;
+    } else {
+        let text = Secret::new(recovery_conf(&conninfo(
+            cx,
+            standby,
+            &l,
+            &p,
+            &addr,
+            Some(password.expose()),
+        )));
+        cx.change(
+            standby,
+            Cmd::new(files::write_private_script(
+                &format!("{}/recovery.conf", p.data),
+                false,
+            ))
+            .secret(&text),
+        )
+        .await?;
+    }
+    cx.change(
+        standby,
+        Cmd::new(among_data_dirs(&p, &format!("chmod 700 {d}"))),
+    )
+    .await?;
+    cx.change(standby, Cmd::new(start_script(&l, &p))).await?;
+    if let Some(enable) = l.enable() {
+        cx.change(standby, Cmd::new(enable)).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Step for BaseBackup {
     fn id(&self) -> StepId {
         StepId::BaseBackup
     }
 
-    /// Done when the standby is in recovery and configured to follow this primary. Whether
-    /// a walreceiver is connected at this instant is not asked: right after the primary
-    /// restarts it is briefly not, and that must not cost a new base backup.
+    /// Done when every standby is in recovery and configured to follow this primary.
+    /// Whether a walreceiver is connected at this instant is not asked: right after the
+    /// primary restarts it is briefly not, and that must not cost a new base backup.
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
-        let l = cx.layout(Role::Standby)?;
-        let in_recovery = format!(
-            "[ \"$(echo 'SELECT pg_is_in_recovery();' | {})\" = t ]",
-            l.psql()
-        );
-        let follows = follows_script(l, &primary_address(cx)?);
-        let done = cx
-            .run(
-                Role::Standby,
-                Cmd::read(format!("{in_recovery} && {follows}")),
-            )
-            .await?;
-        Ok(done.ok())
+        for s in cx.setup.standby_roles() {
+            if !follows(cx, s).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
+    /// Every standby that does not follow the primary yet gets its copy, all at once (each
+    /// pulls from the primary; the slowest sets the pace). One failing does not stop the
+    /// others: each ends in a state a retry or a rollback knows.
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
-        let l = cx.layout(Role::Standby)?.clone();
-        let p = paths(cx, &l);
-        let addr = primary_address(cx)?;
-        let password = super::password(cx)?.clone();
-        // A copy of ours, fully configured, that is merely not running (stopped, or its start
-        // failed last time) is started rather than copied again.
-        let ready = format!("[ -e {} ] && {}", sh(&p.marker), follows_script(&l, &addr));
-        if cx.run(Role::Standby, Cmd::read(ready)).await?.ok() {
-            cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
-                .await?;
-            return Ok(());
-        }
+        let cx = &*cx;
         let limits = super::settings(cx, Role::Primary, &AT_LEAST_PRIMARY).await?;
-
-        // The password file, readable by postgres only, written through stdin.
-        let pf = sh(&p.passfile);
-        let existed = cx
-            .run(Role::Standby, Cmd::read(format!("[ -e {pf} ]")))
-            .await?
-            .ok();
-        if !existed {
-            remember(
-                cx,
-                Undo::RemoveFile {
-                    host: Role::Standby,
-                    path: p.passfile.clone(),
-                },
-            )?;
-        }
-        let line = Secret::new(format!(
-            "{}:{}:*:{}:{}\n",
-            pgpass_field(&addr),
-            cx.setup.pg_port,
-            pgpass_field(&cx.setup.replication_user),
-            pgpass_field(password.expose())
-        ));
-        cx.change(
-            Role::Standby,
-            Cmd::new(files::write_private_script(&p.passfile, false)).secret(&line),
-        )
-        .await?;
-
-        let was_running = cx.run(Role::Standby, Cmd::read(l.is_running())).await?.ok();
-        let ours = cx
-            .run(
-                Role::Standby,
-                Cmd::read(format!("[ -e {} ]", sh(&p.marker))),
-            )
-            .await?
-            .ok();
-        if was_running && !ours {
-            refuse_a_live_server(cx).await?;
-        }
-        remember(
-            cx,
-            Undo::Service {
-                host: Role::Standby,
-                was_running,
-            },
-        )?;
-        cx.change(Role::Standby, Cmd::new(l.stop())).await?;
-        let had_original = cx
-            .run(Role::Standby, Cmd::read(had_original_script(&p)))
-            .await?
-            .ok();
-        remember(
-            cx,
-            Undo::MoveBack {
-                host: Role::Standby,
-                path: p.data.clone(),
-                aside: p.aside.clone(),
-                marker: p.marker.clone(),
-                started: p.started.clone(),
-                had_original,
-            },
-        )?;
-        cx.change(
-            Role::Standby,
-            Cmd::new(among_data_dirs(&p, &move_aside_script(&p))),
-        )
-        .await?;
-        cx.change(
-            Role::Standby,
-            Cmd::new(basebackup_script(cx, &l, &p, &addr)).progress(progress),
-        )
-        .await?;
-
-        let mut settings = standby_settings(&limits);
-        if l.version.uses_standby_signal() {
-            settings.push(format!(
-                "primary_conninfo = {}",
-                conf_value(&conninfo(cx, &l, &p, &addr, None))
-            ));
-        }
-        let conf = files::read(cx, Role::Standby, &l.conf_file())
-            .await?
-            .unwrap_or_default();
-        let new_conf = block::put(&conf, TAG, &block::render(TAG, &settings), Place::Bottom)
-            .map_err(StepError::new)?;
-        files::write(
-            cx,
-            Role::Standby,
-            &l.conf_file(),
-            &new_conf,
-            "postgres:postgres",
-            "0644",
-        )
-        .await?;
-        let d = sh(&p.data);
-        if l.version.uses_standby_signal() {
-            let signal = files::as_owner_of(&p.data, &format!("touch {d}/standby.signal"));
-            cx.change(Role::Standby, Cmd::new(signal)).await?;
-        } else {
-            let text = Secret::new(recovery_conf(&conninfo(
-                cx,
-                &l,
-                &p,
-                &addr,
-                Some(password.expose()),
-            )));
-            cx.change(
-                Role::Standby,
-                Cmd::new(files::write_private_script(
-                    &format!("{}/recovery.conf", p.data),
-                    false,
-                ))
-                .secret(&text),
-            )
-            .await?;
-        }
-        cx.change(
-            Role::Standby,
-            Cmd::new(among_data_dirs(&p, &format!("chmod 700 {d}"))),
-        )
-        .await?;
-        cx.change(Role::Standby, Cmd::new(start_script(&l, &p)))
-            .await?;
-        if let Some(enable) = l.enable() {
-            cx.change(Role::Standby, Cmd::new(enable)).await?;
-        }
-        Ok(())
+        let password = super::password(cx)?.clone();
+        let copies = cx.setup.standby_roles().map(|s| {
+            let (limits, password) = (&limits, &password);
+            async move {
+                if follows(cx, s).await? {
+                    cx.explain(s, tr!("note.already_done"));
+                    return Ok(());
+                }
+                copy(cx, s, limits, password).await
+            }
+        });
+        let results: Vec<StepResult<()>> = join_all(copies).await;
+        results.into_iter().collect()
     }
 
     /// The old data directory comes back (see [`move_back_script`]); the password file

@@ -1,6 +1,7 @@
 //! Step 1: reach both hosts and learn what they are. Read-only.
 
 use async_trait::async_trait;
+use futures::future::join_all;
 
 use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
@@ -13,8 +14,10 @@ const PRIVILEGE_CHECK: &str = "id -u; if sudo -n true >/dev/null 2>&1; then echo
 
 /// How each host is reached, from the setup.
 fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
-    [&cx.setup.primary, &cx.setup.standby]
+    cx.setup
+        .roles()
         .into_iter()
+        .map(|r| cx.setup.target(r))
         .map(|t| SshOptions {
             host: t.host.clone(),
             user: t.user.clone(),
@@ -42,7 +45,9 @@ impl Step for Hosts {
     /// host gets (options included), then what it runs there (both only look).
     fn preview(&self, cx: &Cx) -> Option<StepResult<Vec<(Role, String)>>> {
         let options = ssh_options(cx);
-        Some(Ok(Role::BOTH
+        Some(Ok(cx
+            .setup
+            .roles()
             .into_iter()
             .flat_map(|r| {
                 [
@@ -60,7 +65,8 @@ impl Step for Hosts {
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
         let options = ssh_options(cx);
-        for r in Role::BOTH {
+        let roles = cx.setup.roles();
+        for &r in &roles {
             cx.events.send(Event::CommandStarted {
                 step: StepId::Hosts,
                 host: r,
@@ -68,20 +74,17 @@ impl Step for Hosts {
                 read_only: true,
             });
         }
-        // Both connections at once: each costs a TCP + SSH handshake.
-        let (p, s) = tokio::join!(
-            cx.connector.connect(&options[0]),
-            cx.connector.connect(&options[1])
-        );
+        // Every connection at once: each costs a TCP + SSH handshake.
+        let connected = join_all(options.iter().map(|o| cx.connector.connect(o))).await;
         let mut hosts = vec![];
-        for (r, res) in Role::BOTH.into_iter().zip([p, s]) {
+        for (&r, res) in roles.iter().zip(connected) {
             let remote = res.map_err(|e| {
                 StepError::new(tr!("error.connect_host", host = r, problem = e))
                     .hint(tr!("hint.ssh"))
             })?;
             hosts.push(Host::new(remote, Privilege::Root));
         }
-        // Who are we there: root, or a user with passwordless sudo? Both hosts at once.
+        // Who are we there: root, or a user with passwordless sudo? Every host at once.
         let ask = |h: &Host| {
             let h = h.clone();
             async move {
@@ -89,8 +92,8 @@ impl Step for Hosts {
                 h.run_plain(PRIVILEGE_CHECK, &mut ignore).await
             }
         };
-        let (p, s) = tokio::join!(ask(&hosts[0]), ask(&hosts[1]));
-        for ((r, host), out) in Role::BOTH.into_iter().zip(hosts.iter_mut()).zip([p, s]) {
+        let answers = join_all(hosts.iter().map(ask)).await;
+        for ((&r, host), out) in roles.iter().zip(hosts.iter_mut()).zip(answers) {
             let out = out?;
             let uid = out
                 .stdout
@@ -119,19 +122,25 @@ impl Step for Hosts {
             );
         }
         cx.hosts = hosts;
-        let (p, s) = tokio::join!(
-            cx.must(Role::Primary, Cmd::read(probe_script()).quiet()),
-            cx.must(Role::Standby, Cmd::read(probe_script()).quiet())
-        );
-        let facts = vec![HostFacts::parse(&p?.stdout), HostFacts::parse(&s?.stdout)];
-        if facts[0].hostname == facts[1].hostname
-            && facts[0].machine_id == facts[1].machine_id
-            && !facts[0].hostname.is_empty()
-        {
-            return Err(StepError::new(tr!(
-                "error.same_machine",
-                host = facts[0].hostname
-            )));
+        let probes = join_all(
+            roles
+                .iter()
+                .map(|&r| cx.must(r, Cmd::read(probe_script()).quiet())),
+        )
+        .await;
+        let mut facts: Vec<HostFacts> = vec![];
+        for probe in probes {
+            let f = HostFacts::parse(&probe?.stdout);
+            // Two names for one machine: its base backup would replace the primary's data.
+            if let Some(twin) = facts.iter().find(|e| {
+                e.hostname == f.hostname && e.machine_id == f.machine_id && !f.hostname.is_empty()
+            }) {
+                return Err(StepError::new(tr!(
+                    "error.same_machine",
+                    host = twin.hostname
+                )));
+            }
+            facts.push(f);
         }
         // The major of the cluster already serving the configured port comes first: a
         // primary may have several majors installed.
@@ -151,7 +160,7 @@ impl Step for Hosts {
             .or_else(|| facts[0].installed.last().copied())
             .or_else(|| default_pg_version(&facts[0]))
             .ok_or_else(|| StepError::new(tr!("error.no_version")).hint(tr!("hint.set_version")))?;
-        for (r, f) in Role::BOTH.into_iter().zip(&facts) {
+        for (&r, f) in roles.iter().zip(&facts) {
             if let Some(c) = f.cluster(version, &cx.setup.cluster) {
                 if c.port != cx.setup.pg_port {
                     return Err(StepError::new(tr!(
@@ -166,7 +175,7 @@ impl Step for Hosts {
             }
         }
         let mut layouts = vec![];
-        for (r, f) in Role::BOTH.into_iter().zip(&facts) {
+        for (&r, f) in roles.iter().zip(&facts) {
             let layout = Layout::new(f, version, &cx.setup.cluster, cx.setup.pg_port)
                 .map_err(|e| StepError::new(format!("{r}: {e}")))?;
             layouts.push(layout);
@@ -217,16 +226,18 @@ impl Step for Hosts {
                 ),
             );
         }
-        // The whitelist must cover the standby's address as the primary will see it.
-        if facts[1].is_in(&cx.setup.allowed_cidr) == Some(false) {
-            cx.note(
-                Some(Role::Standby),
-                tr!(
-                    "note.cidr_misses_standby",
-                    cidr = cx.setup.allowed_cidr,
-                    addresses = facts[1].addresses.join(", ")
-                ),
-            );
+        // The whitelist must cover each standby's address as the primary will see it.
+        for (&r, f) in roles.iter().zip(&facts).skip(1) {
+            if f.is_in(&cx.setup.allowed_cidr) == Some(false) {
+                cx.note(
+                    Some(r),
+                    tr!(
+                        "note.cidr_misses_standby",
+                        cidr = cx.setup.allowed_cidr,
+                        addresses = f.addresses.join(", ")
+                    ),
+                );
+            }
         }
         cx.note(None, tr!("note.version", version = version));
         cx.facts = facts;

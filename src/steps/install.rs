@@ -1,6 +1,7 @@
-//! Step 2: the server packages on both hosts; the primary's cluster created and running.
+//! Step 2: the server packages on every host; the primary's cluster created and running.
 
 use async_trait::async_trait;
+use futures::future::join_all;
 
 use super::undo::{remember, revert_common, Undo};
 use crate::engine::{Cmd, Cx, Role, Step, StepId, StepResult, UndoRecord};
@@ -18,8 +19,8 @@ fn scripts(l: &Layout, r: Role) -> Vec<String> {
     match r {
         Role::Primary => s.push(l.create_cluster()),
         // Its data is replaced by base-backup; only its configuration directory stays.
-        Role::Standby if l.family == OsFamily::Debian => s.push(l.create_scratch_cluster()),
-        Role::Standby => {}
+        Role::Standby(_) if l.family == OsFamily::Debian => s.push(l.create_scratch_cluster()),
+        Role::Standby(_) => {}
     }
     if r == Role::Primary {
         s.push(l.start());
@@ -114,17 +115,12 @@ impl Step for Install {
     }
 
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
-        let (p, s) = tokio::join!(
-            cx.run(
-                Role::Primary,
-                Cmd::read(done_check(cx.layout(Role::Primary)?, Role::Primary))
-            ),
-            cx.run(
-                Role::Standby,
-                Cmd::read(done_check(cx.layout(Role::Standby)?, Role::Standby))
-            )
-        );
-        Ok(p?.ok() && s?.ok())
+        let checks = cx.setup.roles().into_iter().map(|r| async move {
+            let l = cx.layout(r)?;
+            Ok(cx.run(r, Cmd::read(done_check(l, r))).await?.ok())
+        });
+        let done: StepResult<Vec<bool>> = join_all(checks).await.into_iter().collect();
+        Ok(done?.into_iter().all(|d| d))
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
@@ -143,7 +139,7 @@ impl Step for Install {
             )?;
         }
         let cx = &*cx;
-        // The two hosts install at the same time; each host's commands run in order.
+        // The hosts install at the same time; each host's commands run in order.
         let on = |r: Role| async move {
             let l = cx.layout(r)?;
             record_what_is_new(cx, l, r).await?;
@@ -152,8 +148,8 @@ impl Step for Install {
             }
             StepResult::Ok(())
         };
-        let (p, s) = tokio::join!(on(Role::Primary), on(Role::Standby));
-        p.and(s)
+        let results = join_all(cx.setup.roles().into_iter().map(on)).await;
+        results.into_iter().collect()
     }
 
     /// Takes back what install added: the service's boot start, the clusters it created

@@ -35,17 +35,16 @@ pub fn all() -> Vec<Box<dyn Step>> {
     ]
 }
 
-/// The address the standby uses to reach the primary's PostgreSQL. The configured host may
+/// The address `standby` uses to reach the primary's PostgreSQL. The configured host may
 /// be an ssh alias that only this machine knows, so prefer a real address of the primary:
 /// the configured one if it is an address, else one on the standby's network.
-pub fn primary_address(cx: &Cx) -> StepResult<String> {
+pub fn primary_address(cx: &Cx, standby: Role) -> StepResult<String> {
     let configured = &cx.setup.primary.host;
     if configured.parse::<std::net::IpAddr>().is_ok() {
         return Ok(configured.clone());
     }
     let primary = cx.facts(Role::Primary)?;
-    let standby = cx.facts(Role::Standby)?;
-    let nets = standby.networks();
+    let nets = cx.facts(standby)?.networks();
     let addrs = primary.networks();
     addrs
         .iter()
@@ -55,10 +54,10 @@ pub fn primary_address(cx: &Cx) -> StepResult<String> {
         .ok_or_else(|| StepError::new(tr!("error.no_primary_address", host = configured)))
 }
 
-/// A name for the standby in `pg_stat_replication` (application_name): letters, digits, `_`.
-pub fn application_name(cx: &Cx) -> String {
+/// A name for `standby` in `pg_stat_replication` (application_name): letters, digits, `_`.
+pub fn application_name(cx: &Cx, standby: Role) -> String {
     let host = cx
-        .facts(Role::Standby)
+        .facts(standby)
         .map(|f| f.hostname.clone())
         .unwrap_or_default();
     let clean: String = host
@@ -67,7 +66,7 @@ pub fn application_name(cx: &Cx) -> String {
         .take(60)
         .collect();
     if clean.is_empty() {
-        "pgrepl_standby".into()
+        format!("pgrepl_{}", standby.name())
     } else {
         clean
     }
@@ -200,8 +199,10 @@ pub fn rows(stdout: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The verification on its own, for `pgrepl verify`.
-pub async fn verify_report(cx: &Cx) -> StepResult<crate::engine::VerifyReport> {
+pub use verify::replication_states;
+
+/// The verification on its own, for `pgrepl verify`: one report per standby.
+pub async fn verify_report(cx: &Cx) -> StepResult<Vec<crate::engine::VerifyReport>> {
     verify::verify(cx).await
 }
 

@@ -60,7 +60,7 @@ mod tests {
             for (host, cmd) in dry.recorded() {
                 let tag = match host {
                     Role::Primary => "[primary]",
-                    Role::Standby => "[standby]",
+                    Role::Standby(_) => "[standby]",
                 };
                 for (i, l) in cmd.lines().enumerate() {
                     out.push_str(&format!("{tag} {} {l}\n", if i == 0 { "$" } else { ">" }));

@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(
             Undo::parse(&old).unwrap(),
             Undo::MoveBack {
-                host: Role::Standby,
+                host: Role::STANDBY,
                 path: "/d".into(),
                 aside: "/d.old".into(),
                 marker: "/d.ours".into(),

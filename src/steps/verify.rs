@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::future::join_all;
 
 use super::undo::Undo;
 use crate::engine::{
@@ -70,7 +71,7 @@ fn replication_sql(cx: &Cx) -> StepResult<String> {
         "pg_xlog_location_diff(sent_location, replay_location)"
     };
     Ok(format!(
-        "SELECT application_name, coalesce(client_addr::text, 'local'), state, sync_state, coalesce({lag}, 0)::bigint FROM pg_stat_replication;"
+        "SELECT application_name, coalesce(host(client_addr), 'local'), state, sync_state, coalesce({lag}, 0)::bigint FROM pg_stat_replication;"
     ))
 }
 
@@ -109,19 +110,31 @@ impl Step for Verify {
     }
 
     async fn apply(&self, cx: &mut Cx) -> StepResult<()> {
-        let report = verify(cx).await?;
+        let reports = verify(cx).await?;
         if cx.is_dry() {
             return Ok(());
         }
-        cx.events.send(Event::Verified(report.clone()));
-        if report.passed {
-            cx.note(
-                None,
-                tr!("note.verified", ms = report.canary_ms.unwrap_or(0)),
-            );
+        for r in &reports {
+            cx.events.send(Event::Verified(r.clone()));
+            if r.passed {
+                cx.note(
+                    Some(r.host),
+                    tr!("note.verified", ms = r.canary_ms.unwrap_or(0)),
+                );
+            }
+        }
+        let failed: Vec<&str> = reports
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.host.name())
+            .collect();
+        if failed.is_empty() {
             Ok(())
         } else {
-            Err(StepError::new(tr!("error.verify_failed")).hint(tr!("hint.verify_failed")))
+            Err(
+                StepError::new(tr!("error.verify_failed", hosts = failed.join(", ")))
+                    .hint(tr!("hint.verify_failed")),
+            )
         }
     }
 
@@ -139,42 +152,37 @@ impl Step for Verify {
     }
 }
 
-pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
-    let mut report = VerifyReport::default();
-    let sql = replication_sql(cx)?;
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(20);
-    let app = super::application_name(cx);
-    let streaming = loop {
-        let rows = super::sql(cx, Role::Primary, &sql).await?;
-        // The primary may feed other standbys too: look at ours.
-        let ours = rows.iter().find(|r| r.first() == Some(&app));
-        report.replication_state = ours.and_then(|r| r.get(2).cloned());
-        report.lag_bytes = ours.and_then(|r| r.get(4).and_then(|v| v.parse().ok()));
-        if report.replication_state.as_deref() == Some("streaming") {
-            break true;
-        }
-        // A dry run shows the checks once, as if they passed.
-        if cx.is_dry() {
-            break true;
-        }
-        if started.elapsed() > STREAMING_WAIT {
-            break false;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(500));
-    };
-    let (sender, receiver) = tokio::join!(
-        cx.run(Role::Primary, Cmd::read(WALSENDER)),
-        cx.run(Role::Standby, Cmd::read(WALRECEIVER))
-    );
-    report.walsender = !sender?.stdout.trim().is_empty();
-    report.walreceiver = !receiver?.stdout.trim().is_empty();
-    let rec = super::sql(cx, Role::Standby, "SELECT pg_is_in_recovery();").await?;
-    report.standby_in_recovery =
-        rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
+/// What the primary's `pg_stat_replication` says of each standby now (`streaming`,
+/// `catchup`, ...; `None`: not connected), asked once, without waiting.
+pub async fn replication_states(cx: &Cx) -> StepResult<Vec<(Role, Option<String>)>> {
+    let rows = super::sql(cx, Role::Primary, &replication_sql(cx)?).await?;
+    Ok(cx
+        .setup
+        .standby_roles()
+        .map(|s| {
+            let app = super::application_name(cx, s);
+            let state = rows
+                .iter()
+                .find(|r| r.first() == Some(&app))
+                .and_then(|r| r.get(2).cloned());
+            (s, state)
+        })
+        .collect())
+}
 
-    if cx.is_dry() || (streaming && report.standby_in_recovery) {
+/// Every standby's checks, all at once, then a canary row for each one that streams.
+pub async fn verify(cx: &Cx) -> StepResult<Vec<VerifyReport>> {
+    let sql = replication_sql(cx)?;
+    let checks = cx.setup.standby_roles().map(|s| streams(cx, s, &sql));
+    let mut reports = join_all(checks)
+        .await
+        .into_iter()
+        .collect::<StepResult<Vec<_>>>()?;
+    let ready = |r: &VerifyReport| {
+        cx.is_dry()
+            || (r.replication_state.as_deref() == Some("streaming") && r.standby_in_recovery)
+    };
+    if reports.iter().any(ready) {
         let exists = super::sql(cx, Role::Primary, &canary::exists()).await?;
         if exists.first().and_then(|r| r.first()).map(String::as_str) == Some("0") {
             super::undo::remember(
@@ -185,49 +193,104 @@ pub async fn verify(cx: &Cx) -> StepResult<VerifyReport> {
             )?;
         }
         super::sql_write(cx, Role::Primary, &canary::create()).await?;
-        // Wait for the table itself to reach the standby, so the timing below measures one
-        // row's trip and no query fails on a missing table.
-        let standby_psql = cx.layout(Role::Standby)?.psql();
-        let visible = canary::visible();
-        poll(cx, CANARY_WAIT, || async {
-            let done = cx
-                .run(
-                    Role::Standby,
-                    Cmd::sql(standby_psql.clone(), &visible).reads(),
-                )
-                .await?;
-            Ok(done.ok() && done.stdout.trim() == "t")
-        })
-        .await?;
-        let mut raw = [0u8; 8];
-        getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
-        let token = if cx.is_dry() {
-            "<random>".to_string()
-        } else {
-            hex::encode(raw)
-        };
-        super::sql_write(cx, Role::Primary, &canary::insert(&token)).await?;
-        let started = Instant::now();
-        let probe = canary::seen(&token);
-        let seen = poll(cx, CANARY_WAIT, || async {
-            let done = cx
-                .run(
-                    Role::Standby,
-                    Cmd::sql(standby_psql.clone(), &probe).reads(),
-                )
-                .await?;
-            Ok(done.ok() && done.stdout.trim() == "1")
-        })
-        .await?;
-        if seen {
-            report.canary_ms = Some(started.elapsed().as_millis() as u64);
+        let trips = reports
+            .iter()
+            .filter(|r| ready(r))
+            .map(|r| canary_trip(cx, r.host));
+        let times = join_all(trips).await;
+        for (r, ms) in reports.iter_mut().filter(|r| ready(r)).zip(times) {
+            r.canary_ms = ms?;
         }
-        super::sql_write(cx, Role::Primary, &canary::delete(&token)).await?;
     }
-    report.passed = streaming
-        && report.walsender
-        && report.walreceiver
-        && report.standby_in_recovery
-        && report.canary_ms.is_some();
+    for r in &mut reports {
+        r.passed = r.replication_state.as_deref() == Some("streaming")
+            && r.walsender
+            && r.walreceiver
+            && r.standby_in_recovery
+            && r.canary_ms.is_some();
+    }
+    Ok(reports)
+}
+
+/// The tutorial's checks for one standby: it streams (pg_stat_replication on the primary,
+/// waited for), a walsender serves it, its walreceiver runs, it is in recovery.
+async fn streams(cx: &Cx, standby: Role, sql: &str) -> StepResult<VerifyReport> {
+    let mut report = VerifyReport {
+        host: standby,
+        ..VerifyReport::default()
+    };
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    let app = super::application_name(cx, standby);
+    let mut client = None;
+    loop {
+        let rows = super::sql(cx, Role::Primary, sql).await?;
+        // The primary may feed other standbys too: look at this one.
+        let ours = rows.iter().find(|r| r.first() == Some(&app));
+        client = ours
+            .and_then(|r| r.get(1).cloned())
+            .filter(|c| c != "local")
+            .or(client);
+        report.replication_state = ours.and_then(|r| r.get(2).cloned());
+        report.lag_bytes = ours.and_then(|r| r.get(4).and_then(|v| v.parse().ok()));
+        // A dry run shows the checks once, as if they passed.
+        if report.replication_state.as_deref() == Some("streaming")
+            || cx.is_dry()
+            || started.elapsed() > STREAMING_WAIT
+        {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+    let (sender, receiver) = tokio::join!(
+        cx.run(Role::Primary, Cmd::read(WALSENDER)),
+        cx.run(standby, Cmd::read(WALRECEIVER))
+    );
+    // The walsender's title names the address it serves: this standby's, when known.
+    report.walsender = sender?
+        .stdout
+        .lines()
+        .any(|l| client.as_deref().map_or(true, |c| l.contains(c)));
+    report.walreceiver = !receiver?.stdout.trim().is_empty();
+    let rec = super::sql(cx, standby, "SELECT pg_is_in_recovery();").await?;
+    report.standby_in_recovery =
+        rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
     Ok(report)
+}
+
+/// Writes a random row on the primary and times its arrival on `standby`; `None` when it
+/// did not arrive in time.
+async fn canary_trip(cx: &Cx, standby: Role) -> StepResult<Option<u64>> {
+    // Wait for the table itself to reach the standby, so the timing below measures one
+    // row's trip and no query fails on a missing table.
+    let standby_psql = cx.layout(standby)?.psql();
+    let visible = canary::visible();
+    poll(cx, CANARY_WAIT, || async {
+        let done = cx
+            .run(standby, Cmd::sql(standby_psql.clone(), &visible).reads())
+            .await?;
+        Ok(done.ok() && done.stdout.trim() == "t")
+    })
+    .await?;
+    let mut raw = [0u8; 8];
+    getrandom::fill(&mut raw).map_err(|e| StepError::new(e.to_string()))?;
+    let token = if cx.is_dry() {
+        "<random>".to_string()
+    } else {
+        hex::encode(raw)
+    };
+    super::sql_write(cx, Role::Primary, &canary::insert(&token)).await?;
+    let started = Instant::now();
+    let probe = canary::seen(&token);
+    let seen = poll(cx, CANARY_WAIT, || async {
+        let done = cx
+            .run(standby, Cmd::sql(standby_psql.clone(), &probe).reads())
+            .await?;
+        Ok(done.ok() && done.stdout.trim() == "1")
+    })
+    .await?;
+    let ms = started.elapsed().as_millis() as u64;
+    super::sql_write(cx, Role::Primary, &canary::delete(&token)).await?;
+    Ok(seen.then_some(ms))
 }

@@ -20,6 +20,8 @@ pub const TAG: &str = "pgrepl";
 /// The tutorial's primary settings; connection and sender counts never go below what the
 /// primary already has.
 const MIN_CONNECTIONS: u64 = 100;
+/// Enough for every standby to stream and, at the same time, for each to take its base
+/// backup (two senders with `-X stream`): see `engine::MAX_STANDBYS`.
 const MIN_WAL_SENDERS: u64 = 10;
 
 pub fn hba_block(cx: &Cx, l: &Layout) -> String {
@@ -83,7 +85,10 @@ async fn check_hba_with_the_server(cx: &Cx, l: &Layout) -> StepResult<()> {
         ))
         .hint(tr!("hint.hba_invalid")));
     }
-    let standby = cx.facts(Role::Standby)?.networks();
+    let mut standby = vec![];
+    for s in cx.setup.standby_roles() {
+        standby.extend(cx.facts(s)?.networks());
+    }
     let role = &cx.setup.replication_user;
     let first = rows.iter().find(|r| {
         let field = |i: usize| r.get(i).map(String::as_str).unwrap_or_default();
@@ -265,10 +270,17 @@ async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> St
     Ok(!pending && live_ok)
 }
 
-/// Whitelisting a network that holds none of the standby's addresses would restart the
-/// primary for nothing and lock the standby out. (Hosts whose addresses are unknown pass.)
+/// Whitelisting a network that holds none of a standby's addresses would restart the
+/// primary for nothing and lock that standby out. (Hosts whose addresses are unknown pass.)
 fn refuse_a_network_without_the_standby(cx: &Cx) -> StepResult<()> {
-    let standby = cx.facts(Role::Standby)?;
+    for s in cx.setup.standby_roles() {
+        refuse_a_network_without(cx, s)?;
+    }
+    Ok(())
+}
+
+fn refuse_a_network_without(cx: &Cx, s: Role) -> StepResult<()> {
+    let standby = cx.facts(s)?;
     let cidr = cx.setup.allowed_cidr;
     if standby.is_in(&cidr) != Some(false) {
         return Ok(());

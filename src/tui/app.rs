@@ -124,14 +124,17 @@ pub struct App {
     pub form: Form,
     pub steps: Vec<StepView>,
     pub selected: usize,
-    pub panes: [Pane; 2],
+    /// One per host, in [`Role::index`] order.
+    pub panes: Vec<Pane>,
     pub focus: Role,
     pub modal: Option<Modal>,
     /// A modal waiting behind another (a preview behind the network offer).
     pub deferred: Option<Modal>,
     pub help: bool,
-    pub verify: Option<VerifyReport>,
-    pub progress: Option<(u64, u64)>,
+    /// The last verification, one report per standby.
+    pub verify: Vec<VerifyReport>,
+    /// The base backups' progress (done, total kB), per standby.
+    pub progress: std::collections::BTreeMap<Role, (u64, u64)>,
     pub busy: Option<Busy>,
     pub run_all: bool,
     /// The engine's sequencer is running (`A`): it asks before each step and the wizard
@@ -171,13 +174,13 @@ impl App {
             form,
             steps: vec![StepView::default(); StepId::ALL.len()],
             selected: 0,
-            panes: [Pane::default(), Pane::default()],
+            panes: vec![Pane::default(); 2],
             focus: Role::Primary,
             modal: None,
             deferred: None,
             help: false,
-            verify: None,
-            progress: None,
+            verify: vec![],
+            progress: Default::default(),
             busy: None,
             run_all: false,
             applying: false,
@@ -308,9 +311,11 @@ impl App {
         self.message = None;
         self.connected = false;
         self.cidr_offered = false;
-        self.verify = None;
-        self.progress = None;
-        self.panes = [Pane::default(), Pane::default()];
+        self.verify.clear();
+        self.progress.clear();
+        let hosts = self.setup.as_ref().map_or(2, |s| s.roles().len());
+        self.panes = vec![Pane::default(); hosts];
+        self.focus = Role::Primary;
         self.steps = vec![StepView::default(); StepId::ALL.len()];
         self.apply_journal(&journal);
         let earlier = StepId::ALL
@@ -447,7 +452,7 @@ impl App {
         let Some(j) = &self.journal else {
             return vec![];
         };
-        j.undo_plan(id)
+        j.undo_plan(id, None)
             .into_iter()
             .map(|(s, u)| format!("{s}: {}", crate::steps::undo::describe_record(u)))
             .collect()
@@ -525,5 +530,30 @@ impl App {
             Some(m) => self.modal = Some(m),
             None => {}
         }
+    }
+}
+
+impl App {
+    /// The pane of host `r` (none for a host this setup does not have).
+    pub fn pane(&mut self, r: Role) -> Option<&mut Pane> {
+        self.panes.get_mut(r.index())
+    }
+
+    /// The verification card to show: the focused standby's, else the first that failed,
+    /// else the first.
+    pub fn card(&self) -> Option<&VerifyReport> {
+        self.verify
+            .iter()
+            .find(|r| r.host == self.focus)
+            .or_else(|| self.verify.iter().find(|r| !r.passed))
+            .or(self.verify.first())
+    }
+
+    /// Moves the focus to the next pane (`back`: the previous one).
+    pub fn cycle_focus(&mut self, back: bool) {
+        let n = self.panes.len().max(1);
+        let i = self.focus.index();
+        let next = if back { (i + n - 1) % n } else { (i + 1) % n };
+        self.focus = Role::at(next);
     }
 }

@@ -120,7 +120,7 @@ pub fn render(f: &mut Frame, area: Rect, r: &VerifyReport, t: &Theme) {
         (tr!("tui.card.failed"), t.error())
     };
     let block = Block::bordered()
-        .title(Span::styled(format!(" {title} "), style))
+        .title(Span::styled(format!(" {title} · {} ", r.host), style))
         .border_style(style);
     f.render_widget(Clear, area);
     let wide = area.width >= WIDTH;

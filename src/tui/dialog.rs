@@ -54,7 +54,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
             popup(f, area, app, &tr!("tui.cidr.title"), lines, 72);
         }
         Modal::Card => {
-            if let Some(r) = &app.verify {
+            if let Some(r) = app.card() {
                 // Over the output panes, beside the step list (which shows it too).
                 let w = super::steps_view::WIDTH.min(area.width);
                 let panes = Rect {

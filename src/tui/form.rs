@@ -162,7 +162,7 @@ impl Form {
     pub fn new(config: Option<Config>, source: Option<PathBuf>, preset: Option<Secret>) -> Form {
         let base = config.unwrap_or_else(|| Config {
             primary: blank_host(),
-            standby: blank_host(),
+            standby: vec![blank_host()],
             postgres: PostgresConfig::default(),
             ssh: Default::default(),
         });
@@ -176,15 +176,18 @@ impl Form {
             Some(toml::Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
         };
+        // The form edits the first standby; more come from `[[standby]]` in a config file
+        // and are kept as they are.
+        let first = base.standby.first().cloned().unwrap_or_else(blank_host);
         let values = [
             base.primary.host.clone(),
             base.primary.user.clone(),
             base.primary.port.to_string(),
             path(&base.primary.identity_file),
-            base.standby.host.clone(),
-            base.standby.user.clone(),
-            base.standby.port.to_string(),
-            path(&base.standby.identity_file),
+            first.host.clone(),
+            first.user.clone(),
+            first.port.to_string(),
+            path(&first.identity_file),
             String::new(),
             version,
             base.postgres.port.to_string(),
@@ -390,12 +393,16 @@ impl Form {
             port: pp,
             identity_file: key_path(self.value(Field::PrimaryKey)),
         };
-        c.standby = HostConfig {
+        let first = HostConfig {
             host: self.value(Field::StandbyHost).trim().to_string(),
             user: self.value(Field::StandbyUser).trim().to_string(),
             port: sp,
             identity_file: key_path(self.value(Field::StandbyKey)),
         };
+        match c.standby.first_mut() {
+            Some(s) => *s = first,
+            None => c.standby.push(first),
+        }
         let version = self.value(Field::Version).trim();
         c.postgres.version =
             (!version.is_empty()).then(|| toml::Value::String(version.to_string()));
@@ -574,7 +581,7 @@ mod tests {
         );
         let r = f.result().expect("valid");
         assert_eq!(r.password.expose(), "pw");
-        assert_eq!(r.setup.standby.host, "db2");
+        assert_eq!(r.setup.standbys[0].host, "db2");
         let saved = toml::to_string(&f.to_config()).expect("serialises");
         assert!(!saved.contains("pw\""), "{saved}");
     }

@@ -99,15 +99,23 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(StepId::ALL.len() - 1)
             }
-            KeyCode::Tab | KeyCode::BackTab => {
-                self.focus = match self.focus {
-                    crate::engine::Role::Primary => crate::engine::Role::Standby,
-                    crate::engine::Role::Standby => crate::engine::Role::Primary,
+            KeyCode::Tab => self.cycle_focus(false),
+            KeyCode::BackTab => self.cycle_focus(true),
+            KeyCode::PageUp => {
+                if let Some(p) = self.pane(self.focus) {
+                    p.scroll_up(PAGE)
                 }
             }
-            KeyCode::PageUp => self.panes[self.focus.index()].scroll_up(PAGE),
-            KeyCode::PageDown => self.panes[self.focus.index()].scroll_down(PAGE),
-            KeyCode::End => self.panes[self.focus.index()].follow(),
+            KeyCode::PageDown => {
+                if let Some(p) = self.pane(self.focus) {
+                    p.scroll_down(PAGE)
+                }
+            }
+            KeyCode::End => {
+                if let Some(p) = self.pane(self.focus) {
+                    p.follow()
+                }
+            }
             KeyCode::Enter if idle => self.prepare(sel),
             KeyCode::Char('A') if idle => self.start_run_all(),
             KeyCode::Char('r') if idle => {
@@ -125,7 +133,7 @@ impl App {
                 self.screen = Screen::Form;
                 self.form.focus = Field::Continue;
             }
-            KeyCode::Char('v') if self.verify.is_some() => self.modal = Some(Modal::Card),
+            KeyCode::Char('v') if !self.verify.is_empty() => self.modal = Some(Modal::Card),
             KeyCode::Char('p') => match self.running_step() {
                 Some(_) => {
                     self.paused = !self.paused;

@@ -23,16 +23,18 @@ impl App {
                     v.notes.clear();
                     self.selected = step.index();
                     if step == StepId::BaseBackup {
-                        self.progress = None;
+                        self.progress.clear();
                     }
                     if step == StepId::Verify {
-                        self.verify = None;
+                        self.verify.clear();
                     }
                 }
             }
             Event::Planned { .. } => {}
             Event::CommandStarted { host, command, .. } => {
-                self.panes[host.index()].command(&command)
+                if let Some(p) = self.pane(host) {
+                    p.command(&command)
+                }
             }
             Event::Line {
                 host, stream, text, ..
@@ -41,27 +43,42 @@ impl App {
                     Stream::Stdout => Kind::Out,
                     Stream::Stderr => Kind::Err,
                 };
-                self.panes[host.index()].push(kind, &text);
+                if let Some(p) = self.pane(host) {
+                    p.push(kind, &text);
+                }
             }
             Event::Progress {
-                done_kb, total_kb, ..
-            } => self.progress = Some((done_kb, total_kb)),
+                host,
+                done_kb,
+                total_kb,
+                ..
+            } => {
+                self.progress.insert(host, (done_kb, total_kb));
+            }
             Event::CommandFinished {
                 host,
                 status,
                 elapsed,
                 ..
-            } => self.panes[host.index()].push(
-                Kind::Exit(status == 0),
-                &tr!(
-                    "tui.pane.exit",
-                    status = status,
-                    secs = format!("{:.2}", elapsed.as_secs_f64())
-                ),
-            ),
+            } => {
+                if let Some(p) = self.pane(host) {
+                    p.push(
+                        Kind::Exit(status == 0),
+                        &tr!(
+                            "tui.pane.exit",
+                            status = status,
+                            secs = format!("{:.2}", elapsed.as_secs_f64())
+                        ),
+                    )
+                }
+            }
             Event::Note { step, host, text } => {
                 match host {
-                    Some(r) => self.panes[r.index()].push(Kind::Note, &text),
+                    Some(r) => {
+                        if let Some(p) = self.pane(r) {
+                            p.push(Kind::Note, &text)
+                        }
+                    }
                     None => {
                         for p in &mut self.panes {
                             p.push(Kind::Note, &text);
@@ -78,7 +95,11 @@ impl App {
                 self.steps[step.index()].error = Some((error, hint));
                 self.selected = step.index();
             }
-            Event::Verified(r) => self.verify = Some(r),
+            Event::Verified(r) => {
+                self.verify.retain(|v| v.host != r.host);
+                self.verify.push(r);
+                self.verify.sort_by_key(|v| v.host);
+            }
             Event::Paused => self.paused = true,
             Event::Resumed => {}
         }
@@ -153,7 +174,7 @@ impl App {
                                 state = tr!(state.key())
                             ),
                         );
-                        if step == StepId::Verify && self.verify.is_some() {
+                        if step == StepId::Verify && !self.verify.is_empty() {
                             self.recheck = false;
                             self.modal = Some(Modal::Card);
                             return;
@@ -166,7 +187,7 @@ impl App {
                     Err(_) => {
                         // The reason came as a Failed event and shows in the step's details.
                         self.selected = step.index();
-                        if step == StepId::Verify && self.verify.is_some() {
+                        if step == StepId::Verify && !self.verify.is_empty() {
                             self.modal = Some(Modal::Card);
                         }
                         self.say(Level::Error, tr!("tui.status.step_failed", step = step));
@@ -177,10 +198,10 @@ impl App {
                 self.busy = None;
                 self.run_all = false;
                 if to <= StepId::Verify {
-                    self.verify = None;
+                    self.verify.clear();
                 }
                 if to <= StepId::BaseBackup {
-                    self.progress = None;
+                    self.progress.clear();
                 }
                 if errors.is_empty() {
                     self.say(Level::Info, tr!("report.rolled_back", step = to));

@@ -42,7 +42,11 @@ pub fn lines<'a>(app: &App, p: &Preview) -> Vec<Line<'a>> {
         Ok(c) => c.as_slice(),
         Err(_) => &[],
     };
-    let per_host: Vec<Vec<&String>> = Role::BOTH
+    let roles: Vec<Role> = match &app.setup {
+        Some(s) => s.roles(),
+        None => Role::all(1),
+    };
+    let per_host: Vec<Vec<&String>> = roles
         .iter()
         .map(|role| {
             commands
@@ -52,13 +56,13 @@ pub fn lines<'a>(app: &App, p: &Preview) -> Vec<Line<'a>> {
                 .collect()
         })
         .collect();
-    // The same list for both hosts is shown once.
-    let groups: Vec<(String, &Vec<&String>)> = if per_host[0] == per_host[1] {
+    // The same list for every host is shown once.
+    let groups: Vec<(String, &Vec<&String>)> = if per_host.windows(2).all(|w| w[0] == w[1]) {
         vec![(tr!("tui.preview.both"), &per_host[0])]
     } else {
-        Role::BOTH
+        roles
             .iter()
-            .map(|r| (tr!(&format!("tui.pane.{}", r.name())), &per_host[r.index()]))
+            .map(|r| (super::panes_view::pane_name(*r), &per_host[r.index()]))
             .collect()
     };
     for (title, cmds) in groups {

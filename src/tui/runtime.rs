@@ -333,22 +333,8 @@ impl Runtime {
 /// Writes the form's setup as a config file in the state directory; never the password
 /// (the config has no field for it).
 fn save(dir: &Path, config: &Config) -> std::result::Result<PathBuf, String> {
-    let id = setup_id(
-        &crate::config::Target {
-            host: config.primary.host.clone(),
-            user: config.primary.user.clone(),
-            port: u16::try_from(config.primary.port).unwrap_or(22),
-            identity_file: None,
-        }
-        .label(),
-        &crate::config::Target {
-            host: config.standby.host.clone(),
-            user: config.standby.user.clone(),
-            port: u16::try_from(config.standby.port).unwrap_or(22),
-            identity_file: None,
-        }
-        .label(),
-    );
+    let standbys: Vec<String> = config.standby.iter().map(|h| h.label()).collect();
+    let id = setup_id(&config.primary.label(), &standbys.join("\n"));
     let path = dir.join(format!("setup-{id}.toml"));
     let fail =
         |e: &dyn std::fmt::Display| tr!("tui.form.save_failed", path = path.display(), problem = e);

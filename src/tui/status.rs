@@ -162,7 +162,7 @@ pub fn keys(app: &App) -> Vec<Hint> {
             {
                 v.push(k("u", "rollback", 1));
             }
-            if app.verify.is_some() {
+            if !app.verify.is_empty() {
                 v.push(k("v", "card", 2));
             }
             v.push(k("e", "edit", 3));

@@ -69,7 +69,7 @@ fn render_details(f: &mut Frame, area: Rect, app: &App) {
     let mut inner = block.inner(area);
     f.render_widget(block, area);
     if id == StepId::Verify {
-        if let Some(r) = &app.verify {
+        if let Some(r) = app.card() {
             let h = card::HEIGHT.min(inner.height);
             card::render(f, Rect { height: h, ..inner }, r, t);
             inner.y += h;

@@ -217,7 +217,7 @@ fn running_step_with_output() {
     command(
         &mut app,
         StepId::BaseBackup,
-        Role::Standby,
+        Role::STANDBY,
         "pg_ctlcluster 15 main stop",
         &[],
         0,
@@ -225,7 +225,7 @@ fn running_step_with_output() {
     command(
         &mut app,
         StepId::BaseBackup,
-        Role::Standby,
+        Role::STANDBY,
         "runuser -u postgres -- pg_basebackup -h 10.0.1.10 -p 5432 -U replica -D /var/lib/postgresql/15/main -X stream -P -c fast -w",
         &[
             (Stream::Stderr, "waiting for checkpoint"),
@@ -237,12 +237,12 @@ fn running_step_with_output() {
         &mut app,
         Event::Progress {
             step: StepId::BaseBackup,
-            host: Role::Standby,
+            host: Role::STANDBY,
             done_kb: 11264,
             total_kb: 22990,
         },
     );
-    app.focus = Role::Standby;
+    app.focus = Role::STANDBY;
     insta::assert_snapshot!(screen(&app, 140, 30));
 }
 
@@ -297,6 +297,7 @@ fn verification_card() {
     event(
         &mut app,
         Event::Verified(VerifyReport {
+            host: Role::STANDBY,
             walsender: true,
             walreceiver: true,
             replication_state: Some("streaming".into()),
@@ -607,7 +608,7 @@ fn editing_the_setup_restarts_the_engine_only_when_needed() {
     key(&mut app, KeyCode::Enter);
     assert!(matches!(
         app.take_effects().as_slice(),
-        [Effect::StartEngine { setup, .. }] if setup.standby.host == "10.0.1.12"
+        [Effect::StartEngine { setup, .. }] if setup.standbys[0].host == "10.0.1.12"
     ));
 }
 

@@ -59,7 +59,12 @@ fn header_line(app: &App, width: u16) -> Line<'static> {
             tr!(
                 "tui.header.setup",
                 primary = s.primary.label(),
-                standby = s.standby.label()
+                standby = s
+                    .standbys
+                    .iter()
+                    .map(|t| t.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             t.dim(),
         ));

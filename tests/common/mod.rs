@@ -33,6 +33,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub enum Host {
     Primary,
     Standby,
+    /// The second standby of a lab built with `--standbys 2` or more.
+    Standby2,
 }
 
 pub struct Lab {
@@ -64,6 +66,11 @@ impl Lab {
     /// A fresh lab whose hosts lack the PostgreSQL server (`lab up --bare`).
     pub fn up_bare(name: &str, prefix: &str) -> Lab {
         Lab::up_with(name, prefix, &["--bare"])
+    }
+
+    /// A fresh lab with `n` standbys (`lab up --standbys N`).
+    pub fn up_standbys(name: &str, prefix: &str, n: u8) -> Lab {
+        Lab::up_with(name, prefix, &["--standbys", &n.to_string()])
     }
 
     fn up_with(name: &str, prefix: &str, extra: &[&str]) -> Lab {
@@ -114,6 +121,7 @@ impl Lab {
         match h {
             Host::Primary => format!("{}.10", self.prefix),
             Host::Standby => format!("{}.11", self.prefix),
+            Host::Standby2 => format!("{}.12", self.prefix),
         }
     }
 
