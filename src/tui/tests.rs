@@ -658,3 +658,78 @@ fn a_preview_made_before_a_new_network_is_made_again() {
         ]
     );
 }
+
+/// A wizard started on a config with two standbys (the form edits the first; the second
+/// comes from the file).
+fn started_with_two_standbys() -> App {
+    let config = crate::config::Config::parse(
+        "[primary]\nhost = \"10.0.1.10\"\n[[standby]]\nhost = \"10.0.1.11\"\n\
+         [[standby]]\nhost = \"10.0.1.12\"\n[postgres]\nallowed_cidr = \"10.0.1.0/24\"\n",
+    )
+    .expect("parses");
+    let mut form = Form::new(Some(config), None, Some(Secret::new("s3cr3t-pw")));
+    form.focus = Field::Continue;
+    let mut app = new_app(form);
+    key(&mut app, KeyCode::Enter);
+    match app.take_effects().as_slice() {
+        [Effect::StartEngine { setup, .. }] => assert_eq!(setup.standbys.len(), 2),
+        other => panic!("expected the engine to start, got {} effects", other.len()),
+    }
+    app.update(Action::EngineStarted(Journal::new(
+        "root@10.0.1.10:22",
+        "root@10.0.1.11:22\nroot@10.0.1.12:22",
+    )));
+    app
+}
+
+#[test]
+fn every_standby_has_its_pane_and_gauge() {
+    let mut app = started_with_two_standbys();
+    assert_eq!(app.panes.len(), 3);
+    let mut seen = vec![app.focus];
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+        seen.push(app.focus);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Role::Primary,
+            Role::STANDBY,
+            Role::Standby(1),
+            Role::Primary
+        ]
+    );
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Role::Standby(1));
+
+    done_through(&mut app, StepId::Whitelist);
+    app.busy = Some(Busy::Running(StepId::BaseBackup));
+    state(&mut app, StepId::BaseBackup, StepState::Running);
+    for (host, done) in [(Role::STANDBY, 5000), (Role::Standby(1), 15000)] {
+        command(
+            &mut app,
+            StepId::BaseBackup,
+            host,
+            "pg_basebackup -h 10.0.1.10 -X stream -P",
+            &[(Stream::Stderr, "waiting for checkpoint")],
+            -1,
+        );
+        event(
+            &mut app,
+            Event::Progress {
+                step: StepId::BaseBackup,
+                host,
+                done_kb: done,
+                total_kb: 20000,
+            },
+        );
+    }
+    let shown = text(&app, 140, 30);
+    assert!(shown.contains("standby 2 · 10.0.1.12"), "{shown}");
+    assert!(shown.contains("standby2: pg_basebackup 14.6"), "{shown}");
+    insta::assert_snapshot!(screen(&app, 140, 30));
+
+    // A host the setup does not have changes nothing (and does not panic).
+    command(&mut app, StepId::BaseBackup, Role::Standby(3), "x", &[], 0);
+}
