@@ -84,6 +84,10 @@ pub fn lines(e: &Event) -> Vec<String> {
                     lag = r
                         .lag_bytes
                         .map(|b| format!("{b} B"))
+                        .unwrap_or_else(|| "-".into()),
+                    login = r
+                        .stored_login
+                        .map(|ok| ok.to_string())
                         .unwrap_or_else(|| "-".into())
                 )
             )];

@@ -121,3 +121,59 @@ fn two_standbys_stream_and_one_is_rolled_back_alone() {
     assert!(!out.status.success());
     assert!(text(&out).contains("standby3"), "{}", text(&out));
 }
+
+/// Hazard 6 of issue 14: a re-run with another password changes the role, and the
+/// standby's stored password with it, so the standby still logs in after a restart.
+#[test]
+fn a_new_password_reaches_the_standby() {
+    let lab = Lab::up("pwchg", "10.77.14");
+    let c = lab.config().to_string_lossy().to_string();
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    common::assert_streams(&lab);
+
+    let new = "an0ther 'pass' $(id)";
+    let env = [("PGREPL_REPLICA_PASSWORD", new)];
+    let plan = lab.pgrepl_with(&["plan", "--config", &c], &env);
+    assert_ok(&plan, "plan with the new password");
+    assert!(
+        text(&plan).contains("password of role replica changes"),
+        "the plan says the password changes:\n{}",
+        text(&plan)
+    );
+    // Until the role changes, what the standby stored still logs in.
+    let status = lab.pgrepl_with(&["status", "--config", &c], &env);
+    let said = text(&status);
+    for step in ["replica-role  pending", "base-backup   done"] {
+        assert!(said.contains(step), "status with the new password:\n{said}");
+    }
+
+    let out = lab.pgrepl_with(&["apply", "--config", &c, "--yes"], &env);
+    assert_ok(&out, "apply with the new password");
+    assert!(
+        !text(&out).contains("pg_basebackup -h"),
+        "a new password needs no new copy:\n{}",
+        text(&out)
+    );
+    // The next connection is the proof: restart the standby, it must stream again.
+    lab.sh(Host::Standby, "pg_ctlcluster 15 main restart");
+    assert!(
+        lab.wait_for(
+            Host::Primary,
+            "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming';",
+            "1",
+            Duration::from_secs(30)
+        ),
+        "the standby does not log in with what it stored"
+    );
+    common::assert_streams(&lab);
+    let again = lab.pgrepl_with(
+        &["apply", "--config", &c, "--yes", "--from", "verify"],
+        &env,
+    );
+    assert_ok(&again, "verify with the new password");
+    assert!(
+        text(&again).contains("stored password logs in: true"),
+        "{}",
+        text(&again)
+    );
+}

@@ -73,6 +73,10 @@ pub struct VerifyReport {
     pub standby_in_recovery: bool,
     pub canary_ms: Option<u64>,
     pub lag_bytes: Option<i64>,
+    /// The password the standby has stored logs in on a fresh replication connection
+    /// (`None`: pgrepl stored none there).
+    #[serde(default)]
+    pub stored_login: Option<bool>,
     pub passed: bool,
     /// Why the checks could not run, when they could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +93,7 @@ impl Default for VerifyReport {
             standby_in_recovery: false,
             canary_ms: None,
             lag_bytes: None,
+            stored_login: None,
             passed: false,
             error: None,
         }

@@ -266,18 +266,47 @@ fn recovery_conf(conninfo: &str) -> String {
     )
 }
 
-/// Whether `standby` is in recovery and configured to follow this primary.
+/// Whether `standby` is in recovery, configured to follow this primary, and the password
+/// it has stored logs in there.
 async fn follows(cx: &Cx, standby: Role) -> StepResult<bool> {
     let l = cx.layout(standby)?;
     let in_recovery = format!(
         "[ \"$(echo 'SELECT pg_is_in_recovery();' | {})\" = t ]",
         l.psql()
     );
-    let follows = follows_script(l, &primary_address(cx, standby)?);
+    let addr = primary_address(cx, standby)?;
+    let follows = follows_script(l, &addr);
+    let p = paths(cx, l);
+    // A standby set up without pgrepl keeps its own password store: not ours to judge.
+    let login = format!(
+        "{{ [ ! -e {} ] || {}; }}",
+        sh(&p.passfile),
+        stored_login_script(cx, l, &p, &addr)
+    );
     let done = cx
-        .run(standby, Cmd::read(format!("{in_recovery} && {follows}")))
+        .run(
+            standby,
+            Cmd::read(format!("{in_recovery} && {follows} && {login}")),
+        )
         .await?;
     Ok(done.ok())
+}
+
+/// Whether the password pgrepl stored on `standby` logs in to the primary for replication
+/// now, on a fresh connection; `None` when pgrepl stored none there.
+pub async fn stored_login(cx: &Cx, standby: Role) -> StepResult<Option<bool>> {
+    let l = cx.layout(standby)?;
+    let p = paths(cx, l);
+    let stored = cx
+        .run(standby, Cmd::read(format!("[ -e {} ]", sh(&p.passfile))))
+        .await?
+        .ok();
+    if !stored {
+        return Ok(None);
+    }
+    let addr = primary_address(cx, standby)?;
+    let login = stored_login_script(cx, l, &p, &addr);
+    Ok(Some(cx.run(standby, Cmd::read(login)).await?.ok()))
 }
 
 /// Moves `standby`'s data directory aside, copies the primary there, configures and
@@ -291,41 +320,21 @@ async fn copy(
     let l = cx.layout(standby)?.clone();
     let p = paths(cx, &l);
     let addr = primary_address(cx, standby)?;
-    // A copy of ours, fully configured, that is merely not running (stopped, or its start
-    // failed last time) is started rather than copied again.
+    // A copy of ours, fully configured, that merely is not running (stopped, or its start
+    // failed last time) or whose stored password is stale (the role's changed) gets its
+    // password written again and is started, rather than copied again.
     let ready = format!("[ -e {} ] && {}", sh(&p.marker), follows_script(&l, &addr));
     if cx.run(standby, Cmd::read(ready)).await?.ok() {
-        cx.change(standby, Cmd::new(start_script(&l, &p))).await?;
+        write_passfile(cx, standby, &p, &addr, password).await?;
+        if !l.version.uses_standby_signal() {
+            write_recovery_conf(cx, standby, &l, &p, &addr, password).await?;
+        }
+        if !cx.run(standby, Cmd::read(l.is_running())).await?.ok() {
+            cx.change(standby, Cmd::new(start_script(&l, &p))).await?;
+        }
         return Ok(());
     }
-
-    // The password file, readable by postgres only, written through stdin.
-    let pf = sh(&p.passfile);
-    let existed = cx
-        .run(standby, Cmd::read(format!("[ -e {pf} ]")))
-        .await?
-        .ok();
-    if !existed {
-        remember(
-            cx,
-            Undo::RemoveFile {
-                host: standby,
-                path: p.passfile.clone(),
-            },
-        )?;
-    }
-    let line = Secret::new(format!(
-        "{}:{}:*:{}:{}\n",
-        pgpass_field(&addr),
-        cx.setup.pg_port,
-        pgpass_field(&cx.setup.replication_user),
-        pgpass_field(password.expose())
-    ));
-    cx.change(
-        standby,
-        Cmd::new(files::write_private_script(&p.passfile, false)).secret(&line),
-    )
-    .await?;
+    write_passfile(cx, standby, &p, &addr, password).await?;
 
     let was_running = cx.run(standby, Cmd::read(l.is_running())).await?.ok();
     let ours = cx
@@ -395,23 +404,7 @@ async fn copy(
         let signal = files::as_owner_of(&p.data, &format!("touch {d}/standby.signal"));
         cx.change(standby, Cmd::new(signal)).await?;
     } else {
-        let text = Secret::new(recovery_conf(&conninfo(
-            cx,
-            standby,
-            &l,
-            &p,
-            &addr,
-            Some(password.expose()),
-        )));
-        cx.change(
-            standby,
-            Cmd::new(files::write_private_script(
-                &format!("{}/recovery.conf", p.data),
-                false,
-            ))
-            .secret(&text),
-        )
-        .await?;
+        write_recovery_conf(cx, standby, &l, &p, &addr, password).await?;
     }
     cx.change(
         standby,
@@ -423,6 +416,92 @@ async fn copy(
         cx.change(standby, Cmd::new(enable)).await?;
     }
     Ok(())
+}
+
+/// The password file, readable by postgres only, written through stdin.
+async fn write_passfile(
+    cx: &Cx,
+    standby: Role,
+    p: &Paths,
+    addr: &str,
+    password: &Secret,
+) -> StepResult<()> {
+    let pf = sh(&p.passfile);
+    let existed = cx
+        .run(standby, Cmd::read(format!("[ -e {pf} ]")))
+        .await?
+        .ok();
+    if !existed {
+        remember(
+            cx,
+            Undo::RemoveFile {
+                host: standby,
+                path: p.passfile.clone(),
+            },
+        )?;
+    }
+    let line = Secret::new(format!(
+        "{}:{}:*:{}:{}\n",
+        pgpass_field(addr),
+        cx.setup.pg_port,
+        pgpass_field(&cx.setup.replication_user),
+        pgpass_field(password.expose())
+    ));
+    cx.change(
+        standby,
+        Cmd::new(files::write_private_script(&p.passfile, false)).secret(&line),
+    )
+    .await?;
+
+    Ok(())
+}
+
+/// recovery.conf (before PostgreSQL 12): 0600, with the password in it before 10.
+async fn write_recovery_conf(
+    cx: &Cx,
+    standby: Role,
+    l: &Layout,
+    p: &Paths,
+    addr: &str,
+    password: &Secret,
+) -> StepResult<()> {
+    let text = Secret::new(recovery_conf(&conninfo(
+        cx,
+        standby,
+        l,
+        p,
+        addr,
+        Some(password.expose()),
+    )));
+    cx.change(
+        standby,
+        Cmd::new(files::write_private_script(
+            &format!("{}/recovery.conf", p.data),
+            false,
+        ))
+        .secret(&text),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Exit status 0 when the password the standby has stored still logs in to the primary for
+/// replication: after the role's password changed, the running walreceiver keeps its
+/// connection and only its next one would fail.
+fn stored_login_script(cx: &Cx, l: &Layout, p: &Paths, addr: &str) -> String {
+    let target = format!(
+        "host={} port={} user={} dbname=replication replication=true",
+        conninfo_value(addr),
+        cx.setup.pg_port,
+        conninfo_value(&cx.setup.replication_user)
+    );
+    format!(
+        "{} env PGPASSFILE={} PGCONNECT_TIMEOUT=10 {} -X -w -At -c IDENTIFY_SYSTEM {} >/dev/null",
+        l.as_postgres(),
+        sh(&p.passfile),
+        l.bin("psql"),
+        sh(&target)
+    )
 }
 
 #[async_trait]

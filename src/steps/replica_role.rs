@@ -85,6 +85,18 @@ pub fn role_restore_sql(
     sql
 }
 
+/// A role whose password changes takes the standbys' stored password with it: said in the
+/// preview, done by base-backup (its check fails until the stored one logs in).
+fn say_the_password_changes(cx: &Cx, role: &str, e: &Existing) {
+    let same = match (&e.verifier, &cx.password) {
+        (Some(v), Some(p)) => matches(v, role, p.expose()),
+        _ => false,
+    };
+    if e.verifier.is_some() && !same {
+        cx.explain(Role::Primary, tr!("note.password_changes", role = role));
+    }
+}
+
 #[async_trait]
 impl Step for ReplicaRole {
     fn id(&self) -> StepId {
@@ -120,8 +132,12 @@ impl Step for ReplicaRole {
                 remember(cx, Undo::DropRole { name: role.clone() })?;
                 "CREATE"
             }
-            (Some(_), true) => "ALTER",
+            (Some(e), true) => {
+                say_the_password_changes(cx, &role, e);
+                "ALTER"
+            }
             (Some(e), false) => {
+                say_the_password_changes(cx, &role, e);
                 refuse_a_takeover(cx, &role, e)?;
                 // Someone else's role: keep what it was in a root-only file on the host so
                 // rollback can put its flags and password back. Never in the journal.

@@ -207,6 +207,7 @@ pub async fn verify(cx: &Cx) -> StepResult<Vec<VerifyReport>> {
             && r.walsender
             && r.walreceiver
             && r.standby_in_recovery
+            && r.stored_login != Some(false)
             && r.canary_ms.is_some();
     }
     Ok(reports)
@@ -256,6 +257,8 @@ async fn streams(cx: &Cx, standby: Role, sql: &str) -> StepResult<VerifyReport> 
     let rec = super::sql(cx, standby, "SELECT pg_is_in_recovery();").await?;
     report.standby_in_recovery =
         rec.first().and_then(|r| r.first()).map(String::as_str) == Some("t");
+    // The running walreceiver says nothing of its next connection (after a restart).
+    report.stored_login = super::base_backup::stored_login(cx, standby).await?;
     Ok(report)
 }
 

@@ -10,7 +10,7 @@ use crate::engine::VerifyReport;
 use crate::tr;
 
 /// Rows the card needs, borders included.
-pub const HEIGHT: u16 = 8;
+pub const HEIGHT: u16 = 9;
 /// Columns the card needs as a popup.
 pub const WIDTH: u16 = 48;
 
@@ -45,6 +45,7 @@ pub fn lines<'a>(r: &VerifyReport, t: &Theme, wide: bool) -> Vec<Line<'a>> {
         "recovery",
         "canary",
         "lag",
+        "login",
     ]
     .map(|k| tr!(&format!("tui.card.{k}")));
     let width = labels
@@ -52,7 +53,7 @@ pub fn lines<'a>(r: &VerifyReport, t: &Theme, wide: bool) -> Vec<Line<'a>> {
         .map(|l| Span::raw(l.as_str()).width())
         .max()
         .unwrap_or(0);
-    let [walsender, walreceiver, state, recovery, canary, lag] = labels;
+    let [walsender, walreceiver, state, recovery, canary, lag, login] = labels;
     vec![
         row(
             walsender,
@@ -108,6 +109,16 @@ pub fn lines<'a>(r: &VerifyReport, t: &Theme, wide: bool) -> Vec<Line<'a>> {
             r.lag_bytes
                 .map(|b| format!("{b} B"))
                 .unwrap_or_else(|| tr!("tui.card.none")),
+            t,
+        ),
+        row(
+            login,
+            width,
+            r.stored_login != Some(false),
+            match r.stored_login {
+                Some(ok) => yes_no(ok, "yes", "no"),
+                None => tr!("tui.card.not_ours"),
+            },
             t,
         ),
     ]

@@ -304,6 +304,7 @@ fn verification_card() {
             standby_in_recovery: true,
             canary_ms: Some(18),
             lag_bytes: Some(0),
+            stored_login: Some(true),
             passed: true,
             error: None,
         }),
