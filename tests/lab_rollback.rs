@@ -67,6 +67,11 @@ fn full_apply_then_full_rollback_restores_everything() {
     let _turn = common::serial();
     let lab = Lab::up("rb", "10.77.2");
     lived_in_hosts(&lab);
+    // A DBA's own choice, which pgrepl must keep.
+    lab.sh(
+        Host::Primary,
+        &format!("echo \"synchronous_commit = 'local'\" >> {CONF}/postgresql.conf && pg_ctlcluster 15 main reload"),
+    );
     let before = config_sums(&lab);
     assert_eq!(
         lab.psql(Host::Primary, "SHOW listen_addresses;"),
@@ -75,6 +80,12 @@ fn full_apply_then_full_rollback_restores_everything() {
 
     assert_ok(&lab.apply(&lab.config(), &[]), "apply");
     assert!(streams(&lab));
+    // Listening widened by the address the standby uses, not to every interface.
+    assert_eq!(
+        lab.psql(Host::Primary, "SHOW listen_addresses;"),
+        format!("localhost,{}", lab.ip(Host::Primary))
+    );
+    assert_eq!(lab.psql(Host::Primary, "SHOW synchronous_commit;"), "local");
     assert_ne!(
         config_sums(&lab),
         before,

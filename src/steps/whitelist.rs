@@ -128,7 +128,46 @@ fn matches_any(address: &str, netmask: &str, hosts: &[ipnet::IpNet]) -> bool {
     hosts.iter().any(|h| net.contains(&h.addr()))
 }
 
-pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'static str, String)> {
+/// What the primary listens on: what it listens on now plus the addresses the standbys
+/// connect to (`needed`). A wildcard, or a list that has them, stays as it is: never `*` on
+/// a server that listened on less.
+fn listen_on(current: Option<&str>, needed: &[String]) -> String {
+    let now = current.unwrap_or("localhost");
+    let mut list: Vec<&str> = now
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    if list.iter().any(|a| ["*", "0.0.0.0", "::"].contains(a)) {
+        return conf_value(now);
+    }
+    for n in needed {
+        if !list.contains(&n.as_str()) {
+            list.push(n);
+        }
+    }
+    conf_value(&list.join(","))
+}
+
+/// The primary's addresses as each standby reaches it.
+fn addresses_for_standbys(cx: &Cx) -> StepResult<Vec<String>> {
+    let mut all: Vec<String> = vec![];
+    for s in cx.setup.standby_roles() {
+        let a = super::primary_address(cx, s)?;
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    Ok(all)
+}
+
+/// The settings this step writes. `synchronous_commit` is not among them: the user's
+/// choice (or the default, on) stays.
+pub fn conf_settings(
+    l: &Layout,
+    current: &HashMap<String, String>,
+    listen: &[String],
+) -> Vec<(&'static str, String)> {
     let at_least = |name: &str, min: u64| {
         let now = current
             .get(name)
@@ -137,7 +176,10 @@ pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'st
         now.max(min).to_string()
     };
     vec![
-        ("listen_addresses", conf_value("*")),
+        (
+            "listen_addresses",
+            listen_on(current.get("listen_addresses").map(String::as_str), listen),
+        ),
         // `logical` includes what a standby needs; lowering it would break logical slots.
         (
             "wal_level",
@@ -156,12 +198,11 @@ pub fn conf_settings(l: &Layout, current: &HashMap<String, String>) -> Vec<(&'st
             "max_connections",
             at_least("max_connections", MIN_CONNECTIONS),
         ),
-        ("synchronous_commit", "on".to_string()),
     ]
 }
 
-pub fn conf_block(l: &Layout, current: &HashMap<String, String>) -> String {
-    let lines: Vec<String> = conf_settings(l, current)
+pub fn conf_block(l: &Layout, current: &HashMap<String, String>, listen: &[String]) -> String {
+    let lines: Vec<String> = conf_settings(l, current, listen)
         .into_iter()
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
@@ -179,8 +220,8 @@ const AT_START: [&str; 4] = [
 
 /// Whether the settings pgrepl wants differ from the running server's in one that is read
 /// only at start.
-fn needs_restart(l: &Layout, current: &HashMap<String, String>) -> bool {
-    conf_settings(l, current).iter().any(|(k, v)| {
+fn needs_restart(l: &Layout, current: &HashMap<String, String>, listen: &[String]) -> bool {
+    conf_settings(l, current, listen).iter().any(|(k, v)| {
         AT_START.contains(k) && current.get(*k).map(String::as_str) != Some(v.trim_matches('\''))
     })
 }
@@ -238,17 +279,21 @@ async fn restart_or_put_back(
     .hint(tr!("hint.restart_failed")))
 }
 
-const WATCHED: [&str; 6] = [
+const WATCHED: [&str; 5] = [
     "listen_addresses",
     "wal_level",
     "max_wal_senders",
     "wal_sender_timeout",
     "max_connections",
-    "synchronous_commit",
 ];
 
 /// True when the running server already uses every value (no restart pending).
-async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> StepResult<bool> {
+async fn effective(
+    cx: &Cx,
+    l: &Layout,
+    current: &HashMap<String, String>,
+    listen: &[String],
+) -> StepResult<bool> {
     let rows = super::sql(
         cx,
         Role::Primary,
@@ -260,7 +305,7 @@ async fn effective(cx: &Cx, l: &Layout, current: &HashMap<String, String>) -> St
         .and_then(|r| r.first())
         .map(|v| v != "0")
         .unwrap_or(true);
-    let wanted = conf_settings(l, current);
+    let wanted = conf_settings(l, current, listen);
     let live_ok = wanted.iter().all(|(k, v)| {
         let v = v.trim_matches('\'');
         current
@@ -313,10 +358,12 @@ impl Step for Whitelist {
         let conf = files::read(cx, Role::Primary, &l.conf_file())
             .await?
             .unwrap_or_default();
+        let listen = addresses_for_standbys(cx)?;
         Ok(
             block::find(&hba, TAG).as_deref() == Some(hba_block(cx, l).as_str())
-                && block::find(&conf, TAG).as_deref() == Some(conf_block(l, &current).as_str())
-                && effective(cx, l, &current).await?,
+                && block::find(&conf, TAG).as_deref()
+                    == Some(conf_block(l, &current, &listen).as_str())
+                && effective(cx, l, &current, &listen).await?,
         )
     }
 
@@ -333,8 +380,9 @@ impl Step for Whitelist {
             },
         )?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
+        let listen = addresses_for_standbys(cx)?;
         // Who a restart cuts off is said, and asked, before anything changes.
-        let restart = was_running && needs_restart(&l, &current);
+        let restart = was_running && needs_restart(&l, &current, &listen);
         // Rollback makes the restored files take effect the same way: a restart only if
         // this run restarted.
         super::undo::remember(
@@ -376,8 +424,13 @@ impl Step for Whitelist {
         .await?;
         let conf_before = files::read(cx, Role::Primary, &l.conf_file()).await?;
         let conf = conf_before.clone().unwrap_or_default();
-        let new_conf = block::put(&conf, TAG, &conf_block(&l, &current), Place::Bottom)
-            .map_err(StepError::new)?;
+        let new_conf = block::put(
+            &conf,
+            TAG,
+            &conf_block(&l, &current, &listen),
+            Place::Bottom,
+        )
+        .map_err(StepError::new)?;
         files::write(
             cx,
             Role::Primary,
@@ -422,7 +475,7 @@ impl Step for Whitelist {
             );
         }
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
-        if !effective(cx, &l, &current).await? {
+        if !effective(cx, &l, &current, &listen).await? {
             cx.note(Some(Role::Primary), tr!("note.settings_not_effective"));
         }
         Ok(())
@@ -448,14 +501,18 @@ mod tests {
     fn settings_follow_the_version_and_never_lower_limits() {
         let mut now = HashMap::new();
         now.insert("max_connections".to_string(), "500".to_string());
-        let b = conf_block(&layout("9.5"), &now);
+        let b = conf_block(&layout("9.5"), &now, &["10.0.1.10".into()]);
         assert!(b.contains("wal_level = hot_standby"));
         assert!(b.contains("max_connections = 500"));
         assert!(b.contains("max_wal_senders = 10"));
-        assert!(b.contains("listen_addresses = '*'"));
+        assert!(
+            b.contains("listen_addresses = 'localhost,10.0.1.10'"),
+            "{b}"
+        );
+        assert!(!b.contains("synchronous_commit"), "the user's choice stays");
         now.insert("wal_level".to_string(), "logical".to_string());
-        assert!(conf_block(&layout("16"), &now).contains("wal_level = logical"));
-        let b = conf_block(&layout("16"), &HashMap::new());
+        assert!(conf_block(&layout("16"), &now, &[]).contains("wal_level = logical"));
+        let b = conf_block(&layout("16"), &HashMap::new(), &[]);
         assert!(b.contains("wal_level = replica") && b.contains("max_connections = 100"));
     }
 }
