@@ -366,3 +366,49 @@ fn swapped_hosts_never_replace_the_primary_in_use() {
         "its data directory was moved"
     );
 }
+
+/// Hazard 7 of issue 14: pgrepl edits the files the server reads. An hba file elsewhere
+/// (`hba_file`) is the one edited; a data directory elsewhere is refused before anything
+/// changes.
+#[test]
+fn the_files_edited_are_the_ones_the_server_reads() {
+    let _turn = common::serial();
+    let lab = Lab::up("use", "10.77.8");
+    let site = format!("{CONF}/site_hba.conf");
+    lab.sh(
+        Host::Primary,
+        &format!(
+            "pg_createcluster 15 main >/dev/null && cp {HBA} {site} && chown postgres:postgres {site} \
+             && echo \"hba_file = '{site}'\" >> {CONF}/postgresql.conf && pg_ctlcluster 15 main start"
+        ),
+    );
+    let untouched = lab.sh(Host::Primary, &format!("sha256sum {HBA}"));
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    assert_streams(&lab);
+    assert_eq!(
+        lab.sh(Host::Primary, &format!("sha256sum {HBA}")),
+        untouched
+    );
+    assert!(
+        lab.sh(
+            Host::Primary,
+            &format!("grep -cE 'host +replication +replica' {site}")
+        ) == "1",
+        "the replication line is not in the file the server reads"
+    );
+
+    // A standby whose cluster lives elsewhere: not moved aside, not replaced.
+    let lab = Lab::up("use", "10.77.8");
+    lab.sh(
+        Host::Standby,
+        "pg_createcluster 15 main -d /srv/pgdata >/dev/null && echo mine > /srv/pgdata/MARKER",
+    );
+    let out = lab.apply(&lab.config(), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("/srv/pgdata"),
+        "the refusal names the server's data directory:\n{}",
+        text(&out)
+    );
+    assert_eq!(lab.sh(Host::Standby, "cat /srv/pgdata/MARKER"), "mine");
+}

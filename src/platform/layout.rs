@@ -15,6 +15,10 @@ pub struct Layout {
     pub version: PgVersion,
     pub cluster: String,
     pub port: u16,
+    /// The hba file the running server reads, when it is not the usual one (its
+    /// `hba_file` setting): that is the file to edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hba_path: Option<String>,
 }
 
 impl Layout {
@@ -34,6 +38,7 @@ impl Layout {
             version,
             cluster: cluster.to_string(),
             port,
+            hba_path: None,
         })
     }
 
@@ -76,7 +81,10 @@ impl Layout {
     }
 
     pub fn hba_file(&self) -> String {
-        format!("{}/pg_hba.conf", self.conf_dir())
+        match &self.hba_path {
+            Some(p) => p.clone(),
+            None => format!("{}/pg_hba.conf", self.conf_dir()),
+        }
     }
 
     pub fn auto_conf_file(&self) -> String {

@@ -35,6 +35,62 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
         .collect()
 }
 
+/// Where a cluster exists, its own word on its files beats the platform's convention:
+/// pgrepl never edits a file the server does not read. An hba file elsewhere is followed;
+/// a data directory or main config file elsewhere is refused (not supported yet).
+async fn ask_the_servers(cx: &mut Cx) -> StepResult<()> {
+    const SQL: &str = "SELECT current_setting('config_file'), current_setting('hba_file'), current_setting('data_directory');";
+    for r in cx.setup.roles() {
+        let l = cx.layout(r)?.clone();
+        let Some(c) = cx.facts(r)?.cluster(l.version, &l.cluster).cloned() else {
+            continue;
+        };
+        refuse_other_path(r, "data_directory", &c.data_dir, &l.data_dir())?;
+        if !c.running {
+            continue;
+        }
+        let asked = cx.run(r, Cmd::sql(l.psql(), SQL).reads().quiet()).await?;
+        // A server that does not answer the superuser here is reported by the step that
+        // needs it; the convention stands until then.
+        let Some(row) = super::rows(&asked.stdout)
+            .into_iter()
+            .next()
+            .filter(|_| asked.ok())
+        else {
+            continue;
+        };
+        let field = |i: usize| row.get(i).cloned().unwrap_or_default();
+        refuse_other_path(r, "config_file", &field(0), &l.conf_file())?;
+        refuse_other_path(r, "data_directory", &field(2), &l.data_dir())?;
+        let hba = field(1);
+        if !hba.is_empty() && !same_path(&hba, &l.hba_file()) {
+            cx.note(Some(r), tr!("note.hba_elsewhere", path = hba));
+            if let Some(layout) = cx.layouts.get_mut(r.index()) {
+                layout.hba_path = Some(hba);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_path(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+fn refuse_other_path(r: Role, setting: &str, server: &str, expected: &str) -> StepResult<()> {
+    if server.is_empty() || same_path(server, expected) {
+        return Ok(());
+    }
+    Err(StepError::new(tr!(
+        "error.server_path",
+        host = r,
+        setting = setting,
+        server = server,
+        expected = expected
+    ))
+    .hint(tr!("hint.server_path")))
+}
+
 #[async_trait]
 impl Step for Hosts {
     fn id(&self) -> StepId {
@@ -243,7 +299,7 @@ impl Step for Hosts {
         cx.facts = facts;
         cx.layouts = layouts;
         cx.version = Some(version);
-        Ok(())
+        ask_the_servers(cx).await
     }
 
     /// `hosts` only looks: it records nothing to revert.
