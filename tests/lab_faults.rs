@@ -1,0 +1,299 @@
+//! The fault suite: things that go wrong on real hosts, each on a fresh lab with a primary
+//! that holds data and a standby with a cluster of its own. Each fault must end in a clear
+//! error naming its cause, lose nothing, and a retry after the fix must reach streaming.
+//! Prints `faults survived: N/N`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{lived_in_hosts, spawn_apply, text, Host, Lab, DATA};
+
+const NAME: &str = "flt";
+const PREFIX: &str = "10.77.15";
+
+type Outcome = Result<(), String>;
+
+fn ensure(ok: bool, what: impl Into<String>) -> Outcome {
+    if ok {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+fn failed_saying(out: &std::process::Output, words: &[&str]) -> Outcome {
+    let said = text(out);
+    ensure(!out.status.success(), format!("it did not fail:\n{said}"))?;
+    for w in words {
+        ensure(
+            said.contains(w),
+            format!("the error does not say {w:?}:\n{said}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn succeeded(out: &std::process::Output, what: &str) -> Outcome {
+    ensure(
+        out.status.success(),
+        format!("{what} failed:\n{}", text(out)),
+    )
+}
+
+/// Nothing lost: the primary's data, and the standby's own cluster (in place, or moved
+/// aside by a base backup).
+fn nothing_lost(lab: &Lab) -> Outcome {
+    ensure(
+        lab.try_psql(Host::Primary, "SELECT v FROM keep;")
+            .as_deref()
+            == Some("precious"),
+        "the primary's data",
+    )?;
+    let marker = lab.sh(
+        Host::Standby,
+        &format!("cat {DATA}/MARKER {DATA}.pgrepl-*.old/MARKER 2>/dev/null || true"),
+    );
+    ensure(
+        marker == "mine",
+        format!("the standby's own cluster: {marker:?}"),
+    )
+}
+
+/// A retry after the fix reaches streaming, checked with a row on the standby.
+fn retry_streams(lab: &Lab, config: &std::path::Path) -> Outcome {
+    succeeded(&lab.apply(config, &[]), "the retry")?;
+    let token = format!("fault-{}", std::process::id());
+    lab.psql(
+        Host::Primary,
+        &format!("CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('{token}');"),
+    );
+    ensure(
+        lab.wait_for(
+            Host::Standby,
+            &format!("SELECT count(*) FROM e2e WHERE v = '{token}';"),
+            "1",
+            Duration::from_secs(30),
+        ),
+        "no row reached the standby after the retry",
+    )?;
+    nothing_lost(lab)
+}
+
+fn config_with(lab: &Lab, from: &str, to: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(lab.config())
+        .expect("lab config")
+        .replace(from, to);
+    let path = lab.state.path().join("setup.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn in_netns(lab: &Lab, host: &str, args: &[&str]) -> Outcome {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/pgrepl-{}-{host}", lab.name))
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(out.status.success(), format!("{args:?}: {}", text(&out)))
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Outcome {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("timed out waiting for {what}"))
+}
+
+fn pgrep(pattern: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The SSH connection to the standby dies while pg_basebackup copies (its master process
+/// killed); the copy is slowed down so that the kill lands inside it.
+fn ssh_drops_during_the_base_backup(lab: &Lab) -> Outcome {
+    succeeded(
+        &lab.apply(&lab.config(), &["--to", "whitelist"]),
+        "apply --to whitelist",
+    )?;
+    lab.psql(
+        Host::Primary,
+        "CREATE TABLE bulk AS SELECT g, repeat('x', 400) AS pad FROM generate_series(1, 100000) g;",
+    );
+    in_netns(
+        lab,
+        "primary",
+        &[
+            "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "24mbit", "burst", "64kb",
+            "latency", "400ms",
+        ],
+    )?;
+    let mut child = spawn_apply(lab, &["--from", "base-backup"]);
+    let primary = lab.ip(Host::Primary);
+    let standby = lab.ip(Host::Standby);
+    let copying = wait_for("pg_basebackup", Duration::from_secs(60), || {
+        pgrep(&format!("pg_basebackup -h {primary}"))
+    });
+    let killed = copying.and_then(|_| {
+        let out = Command::new("pkill")
+            .args([
+                "-f",
+                &format!("ssh .*-M.*[ @]{}( |$)", standby.replace('.', "\\.")),
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        ensure(out.status.success(), "no SSH master to the standby to kill")
+    });
+    let status = child.wait().map_err(|e| e.to_string())?;
+    in_netns(
+        lab,
+        "primary",
+        &["tc", "qdisc", "del", "dev", "eth0", "root"],
+    )?;
+    killed?;
+    ensure(!status.success(), "apply went on without its connection")?;
+    let said = lab.state_files_text();
+    ensure(
+        said.contains("base-backup") && said.contains("standby"),
+        "the transcript names neither the step nor the host",
+    )?;
+    retry_streams(lab, &lab.config())
+}
+
+/// The primary is down when the standby wants to copy it.
+fn the_primary_is_down_at_the_base_backup(lab: &Lab) -> Outcome {
+    succeeded(
+        &lab.apply(&lab.config(), &["--to", "whitelist"]),
+        "apply --to whitelist",
+    )?;
+    lab.sh(Host::Primary, "pg_ctlcluster 15 main stop");
+    let out = lab.apply(&lab.config(), &["--from", "base-backup"]);
+    failed_saying(&out, &["base-backup", "primary"])?;
+    nothing_lost_but_primary_down(lab)?;
+    lab.sh(Host::Primary, "pg_ctlcluster 15 main start");
+    retry_streams(lab, &lab.config())
+}
+
+fn nothing_lost_but_primary_down(lab: &Lab) -> Outcome {
+    let marker = lab.sh(Host::Standby, &format!("cat {DATA}/MARKER"));
+    ensure(marker == "mine", "the standby's cluster was touched")
+}
+
+/// Someone removes pgrepl's line from pg_hba.conf: verify says replication is broken, and
+/// a plain re-run puts the line back.
+fn the_hba_line_is_removed(lab: &Lab) -> Outcome {
+    succeeded(&lab.apply(&lab.config(), &[]), "apply")?;
+    lab.sh(
+        Host::Primary,
+        "sed -i '/pgrepl/,/pgrepl/d' /etc/postgresql/15/main/pg_hba.conf && pg_ctlcluster 15 main reload",
+    );
+    lab.sh(Host::Standby, "pg_ctlcluster 15 main restart");
+    let c = lab.config().to_string_lossy().to_string();
+    let out = lab.pgrepl(&["verify", "--config", &c]);
+    ensure(
+        !out.status.success(),
+        format!("verify passed:\n{}", text(&out)),
+    )?;
+    let out = lab.pgrepl(&["status", "--config", &c]);
+    ensure(
+        text(&out).contains("whitelist     pending"),
+        format!("status hides the missing line:\n{}", text(&out)),
+    )?;
+    retry_streams(lab, &lab.config())
+}
+
+/// pgrepl is killed in the middle of a step (SIGKILL right after a journal write).
+fn pgrepl_is_killed_mid_step(lab: &Lab) -> Outcome {
+    let c = lab.config().to_string_lossy().to_string();
+    let out = lab.pgrepl_with(
+        &["apply", "--config", &c, "--yes"],
+        &[
+            ("PGREPL_REPLICA_PASSWORD", common::PASSWORD),
+            ("PGREPL_CRASH_AT_JOURNAL_WRITE", "12"),
+        ],
+    );
+    use std::os::unix::process::ExitStatusExt;
+    ensure(
+        out.status.signal() == Some(9),
+        "the crash hook did not fire",
+    )?;
+    let status = lab.pgrepl(&["status", "--config", &c]);
+    succeeded(&status, "status after the kill")?;
+    nothing_lost(lab)?;
+    retry_streams(lab, &lab.config())
+}
+
+/// The config names the primary as the standby too.
+fn the_standby_is_the_primary(lab: &Lab) -> Outcome {
+    let same = config_with(
+        lab,
+        &format!("\"{}\"", lab.ip(Host::Standby)),
+        &format!("\"{}\"", lab.ip(Host::Primary)),
+    );
+    let out = lab.apply(&same, &[]);
+    failed_saying(&out, &["standby.host", &lab.ip(Host::Primary)])?;
+    nothing_lost(lab)?;
+    retry_streams(lab, &lab.config())
+}
+
+/// The allowed network does not hold the standby: refused before the primary is touched.
+fn the_network_misses_the_standby(lab: &Lab) -> Outcome {
+    let hba = "sha256sum /etc/postgresql/15/main/pg_hba.conf";
+    let before = lab.sh(Host::Primary, hba);
+    let wrong = config_with(lab, &format!("\"{PREFIX}.0/24\""), "\"10.99.0.0/24\"");
+    let out = lab.apply(&wrong, &[]);
+    failed_saying(&out, &["10.99.0.0/24", &lab.ip(Host::Standby)])?;
+    ensure(lab.sh(Host::Primary, hba) == before, "pg_hba.conf changed")?;
+    nothing_lost(lab)?;
+    retry_streams(lab, &lab.config())
+}
+
+/// The config's PostgreSQL port is not the cluster's.
+fn the_port_is_wrong(lab: &Lab) -> Outcome {
+    let wrong = config_with(lab, "port = 5432", "port = 5433");
+    let out = lab.apply(&wrong, &[]);
+    failed_saying(&out, &["5432", "5433"])?;
+    nothing_lost(lab)?;
+    retry_streams(lab, &lab.config())
+}
+
+#[test]
+fn every_fault_ends_clearly_loses_nothing_and_a_retry_streams() {
+    let faults: [(&str, fn(&Lab) -> Outcome); 7] = [
+        (
+            "ssh drops during base-backup",
+            ssh_drops_during_the_base_backup,
+        ),
+        (
+            "primary down at base-backup",
+            the_primary_is_down_at_the_base_backup,
+        ),
+        ("hba line removed", the_hba_line_is_removed),
+        ("pgrepl killed mid-step", pgrepl_is_killed_mid_step),
+        ("standby = primary", the_standby_is_the_primary),
+        ("network misses the standby", the_network_misses_the_standby),
+        ("wrong port", the_port_is_wrong),
+    ];
+    let mut failures = vec![];
+    for (name, fault) in faults {
+        let lab = Lab::up(NAME, PREFIX);
+        lived_in_hosts(&lab);
+        if let Err(e) = fault(&lab) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    println!(
+        "faults survived: {}/{}",
+        faults.len() - failures.len(),
+        faults.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
