@@ -14,6 +14,7 @@ const NAME: &str = "flt";
 const PREFIX: &str = "10.77.15";
 
 type Outcome = Result<(), String>;
+type Fault = (&'static str, fn(&Lab) -> Outcome);
 
 fn ensure(ok: bool, what: impl Into<String>) -> Outcome {
     if ok {
@@ -267,7 +268,7 @@ fn the_port_is_wrong(lab: &Lab) -> Outcome {
 
 #[test]
 fn every_fault_ends_clearly_loses_nothing_and_a_retry_streams() {
-    let faults: [(&str, fn(&Lab) -> Outcome); 7] = [
+    let faults: [Fault; 7] = [
         (
             "ssh drops during base-backup",
             ssh_drops_during_the_base_backup,

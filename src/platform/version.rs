@@ -41,6 +41,16 @@ impl PgVersion {
         }
     }
 
+    /// The setting that keeps WAL on the primary for standbys, and the least value pgrepl
+    /// wants there (256 MB): renamed from segments (16 MB each) to a size in 13.
+    pub fn wal_keep(&self) -> (&'static str, u64) {
+        if self.major >= 13 {
+            ("wal_keep_size", 256)
+        } else {
+            ("wal_keep_segments", 16)
+        }
+    }
+
     /// scram-sha-256 became the default password encryption in 14; before that a scram
     /// entry in pg_hba.conf would reject roles whose password was stored as md5.
     pub fn hba_method(&self) -> &'static str {

@@ -175,6 +175,7 @@ pub fn conf_settings(
             .unwrap_or(0);
         now.max(min).to_string()
     };
+    let (keep_name, keep_min) = l.version.wal_keep();
     vec![
         (
             "listen_addresses",
@@ -194,6 +195,10 @@ pub fn conf_settings(
             at_least("max_wal_senders", MIN_WAL_SENDERS),
         ),
         ("wal_sender_timeout", conf_value("60s")),
+        // Base backups that start at the same moment can otherwise find the WAL they
+        // need already recycled by each other's checkpoint; a standby that falls behind
+        // briefly too.
+        (keep_name, at_least(keep_name, keep_min)),
         (
             "max_connections",
             at_least("max_connections", MIN_CONNECTIONS),
@@ -279,11 +284,13 @@ async fn restart_or_put_back(
     .hint(tr!("hint.restart_failed")))
 }
 
-const WATCHED: [&str; 5] = [
+const WATCHED: [&str; 7] = [
     "listen_addresses",
     "wal_level",
     "max_wal_senders",
     "wal_sender_timeout",
+    "wal_keep_size",
+    "wal_keep_segments",
     "max_connections",
 ];
 
@@ -510,6 +517,10 @@ mod tests {
             "{b}"
         );
         assert!(!b.contains("synchronous_commit"), "the user's choice stays");
+        assert!(b.contains("wal_keep_segments = 16"), "{b}");
+        now.insert("wal_keep_size".to_string(), "1024".to_string());
+        let b = conf_block(&layout("16"), &now, &[]);
+        assert!(b.contains("wal_keep_size = 1024"), "a larger choice stays: {b}");
         now.insert("wal_level".to_string(), "logical".to_string());
         assert!(conf_block(&layout("16"), &now, &[]).contains("wal_level = logical"));
         let b = conf_block(&layout("16"), &HashMap::new(), &[]);
