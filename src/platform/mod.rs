@@ -3,6 +3,7 @@
 //! given host.
 
 mod facts;
+pub mod firewall;
 mod layout;
 mod version;
 

@@ -9,7 +9,7 @@ use super::block::{self, Place};
 use super::files;
 use super::undo::Undo;
 use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
-use crate::platform::Layout;
+use crate::platform::{firewall, Layout};
 use crate::quote::conf_value;
 use crate::tr;
 
@@ -147,6 +147,27 @@ fn listen_on(current: Option<&str>, needed: &[String]) -> String {
         }
     }
     conf_value(&list.join(","))
+}
+
+/// A host firewall on the primary may drop the standbys' connections whatever pg_hba.conf
+/// says: the rule that admits them is shown, not applied (the firewall is not pgrepl's).
+async fn say_the_firewall_rule(cx: &Cx) -> StepResult<()> {
+    let found = cx
+        .run(Role::Primary, Cmd::read(firewall::PROBE).quiet())
+        .await?;
+    if let Some(rule) =
+        firewall::allow_command(&found.stdout, &cx.setup.allowed_cidr, cx.setup.pg_port)
+    {
+        cx.explain(
+            Role::Primary,
+            tr!(
+                "note.firewall",
+                firewall = found.stdout.trim(),
+                command = rule
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// The primary's addresses as each standby reaches it.
@@ -388,6 +409,7 @@ impl Step for Whitelist {
         )?;
         let current = super::settings(cx, Role::Primary, &WATCHED).await?;
         let listen = addresses_for_standbys(cx)?;
+        say_the_firewall_rule(cx).await?;
         // Who a restart cuts off is said, and asked, before anything changes.
         let restart = was_running && needs_restart(&l, &current, &listen);
         // Rollback makes the restored files take effect the same way: a restart only if
@@ -520,7 +542,10 @@ mod tests {
         assert!(b.contains("wal_keep_segments = 16"), "{b}");
         now.insert("wal_keep_size".to_string(), "1024".to_string());
         let b = conf_block(&layout("16"), &now, &[]);
-        assert!(b.contains("wal_keep_size = 1024"), "a larger choice stays: {b}");
+        assert!(
+            b.contains("wal_keep_size = 1024"),
+            "a larger choice stays: {b}"
+        );
         now.insert("wal_level".to_string(), "logical".to_string());
         assert!(conf_block(&layout("16"), &now, &[]).contains("wal_level = logical"));
         let b = conf_block(&layout("16"), &HashMap::new(), &[]);
