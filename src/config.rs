@@ -461,15 +461,13 @@ pub fn check_cidr(text: &str) -> Result<IpNet, String> {
 }
 
 /// Why a replication password cannot be used, if it cannot. Control characters would break
-/// the `.pgpass` line and recovery.conf; non-ASCII text goes through SASLprep on the server,
-/// which we do not reproduce, so it could only be sent in plain text.
+/// the `.pgpass` line and recovery.conf. Any other text is fine: the SCRAM hash is computed
+/// after SASLprep, as PostgreSQL does (`steps::password::scram_password`).
 pub fn password_problem(p: &str) -> Option<String> {
     if p.is_empty() {
         Some(tr!("error.no_password"))
     } else if p.chars().any(|c| c.is_control()) {
         Some(tr!("error.password_control"))
-    } else if !p.is_ascii() {
-        Some(tr!("error.password_ascii"))
     } else {
         None
     }
@@ -664,7 +662,8 @@ allowed_cidr = "10.77.0.0/24"
         assert!(!is_role_name("pg_monitor") && !is_role_name("none"));
         assert!(password_problem("it's $(x) `y`").is_none());
         assert!(password_problem("a\nb").is_some() && password_problem("").is_some());
-        assert!(password_problem("密码").is_some());
+        assert!(password_problem("密码 Пароль-ﬁ\u{a0}ß").is_none());
+        assert!(password_problem("C1\u{85}control").is_some());
         let t = GOOD.replace("version = 15", "version = \"8.4\"");
         assert_eq!(fields(&t), vec!["postgres.version"]);
         let t = GOOD.replace("version = 15", "version = 16\nreplication_user = \"x'y\"");
