@@ -1,15 +1,21 @@
-//! Secrets that cannot leak by accident: no `Display`, a masked `Debug`, no serde.
+//! Secrets that cannot leak by accident: no `Display`, a masked `Debug`, no serde, and
+//! the bytes wiped when the value is dropped.
 
 use std::fmt;
+
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// A password or other secret. The only way to read it is [`Secret::expose`], which is
 /// called where the bytes go onto a remote process's stdin or into a 0600 file.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
+
+/// Its only field wipes itself on drop (the whole capacity, not only the length).
+impl ZeroizeOnDrop for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(Zeroizing::new(value.into()))
     }
 
     pub fn expose(&self) -> &str {
@@ -39,5 +45,13 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(****)");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    /// Reading freed memory to see the zeros would be undefined behaviour; the type says it.
+    #[test]
+    fn the_bytes_are_wiped_on_drop() {
+        fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+        wipes_on_drop::<Secret>();
+        wipes_on_drop::<Zeroizing<String>>();
     }
 }

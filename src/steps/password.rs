@@ -11,6 +11,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 use stringprep::tables;
 use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
 
 use crate::platform::PgVersion;
 
@@ -80,11 +81,12 @@ fn bad_bidi(text: &[char]) -> bool {
 }
 
 fn scram_keys(password: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
-    let prepared = scram_password(password);
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(prepared.as_bytes(), salt, iterations, &mut salted);
-    let stored = Sha256::digest(hmac(&salted, b"Client Key")).to_vec();
-    let server = hmac(&salted, b"Server Key");
+    // The prepared text and the salted password log in as well as the password: wiped.
+    let prepared = Zeroizing::new(scram_password(password).into_owned());
+    let mut salted = Zeroizing::new([0u8; 32]);
+    pbkdf2::pbkdf2_hmac::<Sha256>(prepared.as_bytes(), salt, iterations, &mut *salted);
+    let stored = Sha256::digest(hmac(&*salted, b"Client Key")).to_vec();
+    let server = hmac(&*salted, b"Server Key");
     (stored, server)
 }
 
