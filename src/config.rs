@@ -3,12 +3,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::engine::{Role, MAX_STANDBYS};
 use crate::platform::PgVersion;
+use crate::secret::Secret;
 use crate::tr;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -548,26 +551,59 @@ pub fn state_dir(given: Option<&Path>) -> PathBuf {
     })
 }
 
+/// The environment variable that may hold the replication password.
+pub const PASSWORD_ENV: &str = "PGREPL_REPLICA_PASSWORD";
+
+/// `PGREPL_REPLICA_PASSWORD` as it was when pgrepl started (see [`capture_env_password`]).
+static ENV_PASSWORD: OnceLock<Option<Secret>> = OnceLock::new();
+
+/// Keeps the value of `PGREPL_REPLICA_PASSWORD` for [`replica_password`] and takes the
+/// variable out of the environment, so no child (ssh, sh, ...) inherits it. `main` calls it
+/// before any thread exists: changing the environment while another thread reads it is
+/// undefined behaviour in C's getenv, which libraries call.
+pub fn capture_env_password() {
+    let value = take_env(PASSWORD_ENV);
+    let _ = ENV_PASSWORD.set(value);
+}
+
+/// Reads `name` and removes it from this process's environment.
+fn take_env(name: &str) -> Option<Secret> {
+    let value = read_env(name);
+    std::env::remove_var(name);
+    value
+}
+
+fn read_env(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+}
+
+/// The captured value; a library caller that never captured reads the variable (and
+/// leaves it in place).
+fn env_password() -> Option<&'static Secret> {
+    ENV_PASSWORD.get_or_init(|| read_env(PASSWORD_ENV)).as_ref()
+}
+
 /// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.
-pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<crate::secret::Secret>> {
-    use crate::secret::Secret;
+pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<Secret>> {
     use color_eyre::eyre::{bail, eyre};
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f)
+                .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?,
+        );
         let pw = text.trim_end_matches(['\n', '\r']).to_string();
         if let Some(problem) = password_problem(&pw) {
             bail!(problem);
         }
         return Ok(Some(Secret::new(pw)));
     }
-    match std::env::var("PGREPL_REPLICA_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
-        Some(pw) => match password_problem(&pw) {
+    match env_password() {
+        Some(pw) => match password_problem(pw.expose()) {
             Some(problem) => bail!(problem),
-            None => Ok(Some(Secret::new(pw))),
+            None => Ok(Some(pw.clone())),
         },
         None => Ok(None),
     }
@@ -668,6 +704,22 @@ allowed_cidr = "10.77.0.0/24"
         assert_eq!(fields(&t), vec!["postgres.version"]);
         let t = GOOD.replace("version = 15", "version = 16\nreplication_user = \"x'y\"");
         assert_eq!(fields(&t), vec!["postgres.replication_user"]);
+    }
+
+    #[test]
+    fn the_password_variable_is_taken_out_of_the_environment() {
+        // A name of its own: the tests run on several threads.
+        const NAME: &str = "PGREPL_TEST_TAKE_ENV";
+        std::env::set_var(NAME, "Пароль");
+        assert_eq!(take_env(NAME), Some(Secret::new("Пароль")));
+        assert!(
+            std::env::var_os(NAME).is_none(),
+            "children would inherit it"
+        );
+        assert_eq!(take_env(NAME), None);
+        std::env::set_var(NAME, "");
+        assert_eq!(take_env(NAME), None);
+        assert!(std::env::var_os(NAME).is_none());
     }
 
     #[test]
