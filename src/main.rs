@@ -10,6 +10,9 @@ impl Drop for SshShutdown {
 }
 
 fn main() {
+    // Before any secret is read. It cannot fail with these arguments; if it ever did,
+    // pgrepl would only be as exposed as before.
+    let _ = pgrepl::secret::forbid_core_dumps();
     // While no other thread exists: the environment may only be changed then.
     pgrepl::config::capture_env_password();
     // `pgrepl plan | head` must end quietly, not panic on a closed pipe.

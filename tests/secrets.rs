@@ -1,5 +1,6 @@
 //! Secrets stay in pgrepl: no host, no lab. A stand-in `ssh` first on PATH records the
-//! environment and limits it was started with, then fails as an unreachable host would.
+//! environment and core-file limit it was started with, then fails as an unreachable host
+//! would.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -40,7 +41,12 @@ fn children_never_see_the_password_variable() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_pgrepl"))
+    // Through sh, to start pgrepl with core files allowed (where the hard limit lets us),
+    // so the limit its children see is pgrepl's doing.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -S -c 4096 2>/dev/null; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_pgrepl"))
         .env("PGREPL_LANG", "en")
         .env("PATH", path)
         .env("FAKE_SSH_DUMP", dumps.join("env"))
@@ -71,5 +77,7 @@ fn children_never_see_the_password_variable() {
         );
         assert!(!env.contains("PGREPL_REPLICA_PASSWORD"), "{env}");
         assert!(!env.contains(SECRET), "{env}");
+        // RLIMIT_CORE 0 is inherited from pgrepl, which dumps no core either.
+        assert!(env.contains("core-limit=0\n"), "{env}");
     }
 }
