@@ -586,14 +586,36 @@ fn env_password() -> Option<&'static Secret> {
     ENV_PASSWORD.get_or_init(|| read_env(PASSWORD_ENV)).as_ref()
 }
 
+/// The text of a password file, refused when its group or others may read it: a secret
+/// left readable by everyone is no longer one, and saying so beats leaving it so. The mode
+/// is read from the opened file, so it is the one read.
+fn read_password_file(f: &Path) -> color_eyre::Result<Zeroizing<String>> {
+    use color_eyre::eyre::{bail, eyre};
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let fail =
+        |e: std::io::Error| eyre!(tr!("error.password_file", path = f.display(), problem = e));
+    let mut file = std::fs::File::open(f).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(tr!(
+            "error.password_file_mode",
+            path = f.display(),
+            mode = format!("{:o}", mode & 0o777)
+        ));
+    }
+    // Room for all of it up front: growing the buffer would leave copies behind unwiped.
+    let mut text = Zeroizing::new(String::with_capacity(meta.len() as usize + 1));
+    file.read_to_string(&mut text).map_err(fail)?;
+    Ok(text)
+}
+
 /// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.
 pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<Secret>> {
-    use color_eyre::eyre::{bail, eyre};
+    use color_eyre::eyre::bail;
     if let Some(f) = file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(f)
-                .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?,
-        );
+        let text = read_password_file(f)?;
         let pw = text.trim_end_matches(['\n', '\r']).to_string();
         if let Some(problem) = password_problem(&pw) {
             bail!(problem);
@@ -720,6 +742,25 @@ allowed_cidr = "10.77.0.0/24"
         std::env::set_var(NAME, "");
         assert_eq!(take_env(NAME), None);
         assert!(std::env::var_os(NAME).is_none());
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "Пароль\n").unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = replica_password(Some(&f)).unwrap_err().to_string();
+            assert!(e.contains(&format!("chmod 600 {}", f.display())), "{e}");
+            assert!(!e.contains('\n') && !e.contains("Пароль"), "{e}");
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let pw = replica_password(Some(&f)).unwrap();
+            assert_eq!(pw, Some(Secret::new("Пароль")));
+        }
     }
 
     #[test]
