@@ -22,7 +22,7 @@ fn fake_ssh(dir: &Path) {
 }
 
 #[test]
-fn children_never_see_the_password_variable() {
+fn a_run_keeps_its_secrets_to_itself() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -80,4 +80,19 @@ fn children_never_see_the_password_variable() {
         // RLIMIT_CORE 0 is inherited from pgrepl, which dumps no core either.
         assert!(env.contains("core-limit=0\n"), "{env}");
     }
+
+    // What the run left: a state directory only its owner can enter, files only it reads.
+    assert_eq!(mode(&state), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty(), "no journal nor transcript");
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
