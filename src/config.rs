@@ -3,12 +3,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::engine::{Role, MAX_STANDBYS};
 use crate::platform::PgVersion;
+use crate::secret::Secret;
 use crate::tr;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -461,15 +464,13 @@ pub fn check_cidr(text: &str) -> Result<IpNet, String> {
 }
 
 /// Why a replication password cannot be used, if it cannot. Control characters would break
-/// the `.pgpass` line and recovery.conf; non-ASCII text goes through SASLprep on the server,
-/// which we do not reproduce, so it could only be sent in plain text.
+/// the `.pgpass` line and recovery.conf. Any other text is fine: the SCRAM hash is computed
+/// after SASLprep, as PostgreSQL does (`steps::password::scram_password`).
 pub fn password_problem(p: &str) -> Option<String> {
     if p.is_empty() {
         Some(tr!("error.no_password"))
     } else if p.chars().any(|c| c.is_control()) {
         Some(tr!("error.password_control"))
-    } else if !p.is_ascii() {
-        Some(tr!("error.password_ascii"))
     } else {
         None
     }
@@ -550,26 +551,81 @@ pub fn state_dir(given: Option<&Path>) -> PathBuf {
     })
 }
 
-/// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.
-pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<crate::secret::Secret>> {
-    use crate::secret::Secret;
+/// The environment variable that may hold the replication password.
+pub const PASSWORD_ENV: &str = "PGREPL_REPLICA_PASSWORD";
+
+/// `PGREPL_REPLICA_PASSWORD` as it was when pgrepl started (see [`capture_env_password`]).
+static ENV_PASSWORD: OnceLock<Option<Secret>> = OnceLock::new();
+
+/// Keeps the value of `PGREPL_REPLICA_PASSWORD` for [`replica_password`] and takes the
+/// variable out of the environment, so no child (ssh, sh, ...) inherits it. `main` calls it
+/// before any thread exists: changing the environment while another thread reads it is
+/// undefined behaviour in C's getenv, which libraries call.
+pub fn capture_env_password() {
+    let value = take_env(PASSWORD_ENV);
+    let _ = ENV_PASSWORD.set(value);
+}
+
+/// Reads `name` and removes it from this process's environment.
+fn take_env(name: &str) -> Option<Secret> {
+    let value = read_env(name);
+    std::env::remove_var(name);
+    value
+}
+
+fn read_env(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+}
+
+/// The captured value; a library caller that never captured reads the variable (and
+/// leaves it in place).
+fn env_password() -> Option<&'static Secret> {
+    ENV_PASSWORD.get_or_init(|| read_env(PASSWORD_ENV)).as_ref()
+}
+
+/// The text of a password file, refused when its group or others may read it: a secret
+/// left readable by everyone is no longer one, and saying so beats leaving it so. The mode
+/// is read from the opened file, so it is the one read.
+fn read_password_file(f: &Path) -> color_eyre::Result<Zeroizing<String>> {
     use color_eyre::eyre::{bail, eyre};
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let fail =
+        |e: std::io::Error| eyre!(tr!("error.password_file", path = f.display(), problem = e));
+    let mut file = std::fs::File::open(f).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(tr!(
+            "error.password_file_mode",
+            path = f.display(),
+            mode = format!("{:o}", mode & 0o777)
+        ));
+    }
+    // Room for all of it up front: growing the buffer would leave copies behind unwiped.
+    let mut text = Zeroizing::new(String::with_capacity(meta.len() as usize + 1));
+    file.read_to_string(&mut text).map_err(fail)?;
+    Ok(text)
+}
+
+/// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.
+pub fn replica_password(file: Option<&Path>) -> color_eyre::Result<Option<Secret>> {
+    use color_eyre::eyre::bail;
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| eyre!(tr!("error.password_file", path = f.display(), problem = e)))?;
+        let text = read_password_file(f)?;
         let pw = text.trim_end_matches(['\n', '\r']).to_string();
         if let Some(problem) = password_problem(&pw) {
             bail!(problem);
         }
         return Ok(Some(Secret::new(pw)));
     }
-    match std::env::var("PGREPL_REPLICA_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
-        Some(pw) => match password_problem(&pw) {
+    match env_password() {
+        Some(pw) => match password_problem(pw.expose()) {
             Some(problem) => bail!(problem),
-            None => Ok(Some(Secret::new(pw))),
+            None => Ok(Some(pw.clone())),
         },
         None => Ok(None),
     }
@@ -664,11 +720,47 @@ allowed_cidr = "10.77.0.0/24"
         assert!(!is_role_name("pg_monitor") && !is_role_name("none"));
         assert!(password_problem("it's $(x) `y`").is_none());
         assert!(password_problem("a\nb").is_some() && password_problem("").is_some());
-        assert!(password_problem("密码").is_some());
+        assert!(password_problem("密码 Пароль-ﬁ\u{a0}ß").is_none());
+        assert!(password_problem("C1\u{85}control").is_some());
         let t = GOOD.replace("version = 15", "version = \"8.4\"");
         assert_eq!(fields(&t), vec!["postgres.version"]);
         let t = GOOD.replace("version = 15", "version = 16\nreplication_user = \"x'y\"");
         assert_eq!(fields(&t), vec!["postgres.replication_user"]);
+    }
+
+    #[test]
+    fn the_password_variable_is_taken_out_of_the_environment() {
+        // A name of its own: the tests run on several threads.
+        const NAME: &str = "PGREPL_TEST_TAKE_ENV";
+        std::env::set_var(NAME, "Пароль");
+        assert_eq!(take_env(NAME), Some(Secret::new("Пароль")));
+        assert!(
+            std::env::var_os(NAME).is_none(),
+            "children would inherit it"
+        );
+        assert_eq!(take_env(NAME), None);
+        std::env::set_var(NAME, "");
+        assert_eq!(take_env(NAME), None);
+        assert!(std::env::var_os(NAME).is_none());
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "Пароль\n").unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = replica_password(Some(&f)).unwrap_err().to_string();
+            assert!(e.contains(&format!("chmod 600 {}", f.display())), "{e}");
+            assert!(!e.contains('\n') && !e.contains("Пароль"), "{e}");
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let pw = replica_password(Some(&f)).unwrap();
+            assert_eq!(pw, Some(Secret::new("Пароль")));
+        }
     }
 
     #[test]

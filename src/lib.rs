@@ -5,6 +5,7 @@ pub mod config;
 pub mod engine;
 pub mod lab;
 pub mod platform;
+pub mod private;
 pub mod quote;
 pub mod remote;
 pub mod report;

@@ -2,6 +2,7 @@
 //! appends it to the transcript file.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::engine::{Event, Role};
@@ -108,18 +109,19 @@ pub struct Transcript(Option<std::fs::File>);
 
 impl Transcript {
     pub fn open(dir: &Path, id: &str) -> Transcript {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::private::create_dir(dir);
         let path = dir.join(format!("transcript-{id}.log"));
         // One earlier generation is kept; the transcript does not grow without bound.
         if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_TRANSCRIPT) {
-            let _ = std::fs::rename(&path, path.with_extension("log.1"));
+            let old = path.with_extension("log.1");
+            if std::fs::rename(&path, &old).is_ok() {
+                // An older pgrepl may have written it readable by all.
+                let _ = std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o600));
+            }
         }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok();
-        Transcript(f)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        Transcript(crate::private::open(&path, &mut options).ok())
     }
 
     pub fn write(&mut self, e: &Event) {
@@ -144,5 +146,30 @@ mod tests {
         t.write(&Event::Paused);
         assert!(std::fs::metadata(&path).unwrap().len() < 1024);
         assert!(dir.path().join("transcript-x.log.1").exists());
+    }
+
+    #[test]
+    fn only_its_owner_can_read_it_even_one_written_before() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("state");
+        Transcript::open(&dir, "new").write(&Event::Paused);
+        assert_eq!(crate::private::mode(&dir), 0o700);
+        assert_eq!(crate::private::mode(&dir.join("transcript-new.log")), 0o600);
+
+        let old = dir.join("transcript-old.log");
+        let big = dir.join("transcript-big.log");
+        std::fs::write(&old, "earlier\n").unwrap();
+        std::fs::write(&big, vec![b'a'; MAX_TRANSCRIPT as usize + 1]).unwrap();
+        for f in [&old, &big] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        Transcript::open(&dir, "old").write(&Event::Paused);
+        Transcript::open(&dir, "big").write(&Event::Paused);
+        assert_eq!(crate::private::mode(&old), 0o600);
+        assert!(std::fs::read_to_string(&old)
+            .unwrap()
+            .starts_with("earlier\n"));
+        assert_eq!(crate::private::mode(&big), 0o600);
+        assert_eq!(crate::private::mode(&big.with_extension("log.1")), 0o600);
     }
 }

@@ -98,3 +98,35 @@ fn a_wide_network_is_refused_before_anything_runs() {
     );
     assert!(!state.exists(), "nothing may be written before the refusal");
 }
+
+#[test]
+fn a_password_file_others_can_read_is_refused_naming_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = local_config(dir.path(), "127.0.0.0/24");
+    let pw = dir.path().join("replica.pw");
+    std::fs::write(&pw, "s3cr3t\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let state = dir.path().join("state");
+    let args = [
+        "apply",
+        "--yes",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replica-password-file",
+        pw.to_str().unwrap(),
+    ];
+    let out = pgrepl(&args, &state);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", pw.display())),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(
+        !state.exists(),
+        "nothing may run with a refused password file"
+    );
+}

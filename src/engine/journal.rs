@@ -3,7 +3,6 @@
 //! describes every change that may have happened.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -158,15 +157,11 @@ impl Journal {
             return Ok(());
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::private::create_dir(dir)?;
         }
         let tmp = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
+        crate::private::write(&tmp, &bytes)?.sync_all()?;
         std::fs::rename(&tmp, path)?;
         // The rename itself must survive a power cut, not only the bytes.
         if let Some(dir) = path.parent() {
@@ -239,6 +234,16 @@ mod tests {
         let other = Journal::open(dir.path(), "root@a:22", "root@c:22").unwrap();
         assert_ne!(other.id, j.id);
         assert!(other.steps.is_empty());
+    }
+
+    #[test]
+    fn only_its_owner_can_read_it() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("state");
+        let j = Journal::open(&dir, "root@a:22", "root@b:22").unwrap();
+        j.save().unwrap();
+        assert_eq!(crate::private::mode(&dir), 0o700);
+        assert_eq!(crate::private::mode(j.path().unwrap()), 0o600);
     }
 
     #[test]

@@ -555,8 +555,8 @@ mod tests {
         f.focus = Field::Password;
         typed(&mut f, "密码");
         assert!(
-            f.error(Field::Password).is_some(),
-            "non-ASCII is refused beside the field"
+            f.error(Field::Password).is_none(),
+            "non-ASCII is fine: hashed after SASLprep, as PostgreSQL does"
         );
         f.set(Field::Password, "");
         typed(&mut f, "pw");

@@ -339,8 +339,26 @@ fn save(dir: &Path, config: &Config) -> std::result::Result<PathBuf, String> {
     let fail =
         |e: &dyn std::fmt::Display| tr!("tui.form.save_failed", path = path.display(), problem = e);
     let body = toml::to_string(config).map_err(|e| fail(&e))?;
-    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    crate::private::create_dir(dir).map_err(|e| fail(&e))?;
     let text = format!("# {}\n{body}", tr!("tui.form.saved_header"));
-    std::fs::write(&path, text).map_err(|e| fail(&e))?;
+    crate::private::write(&path, text.as_bytes()).map_err(|e| fail(&e))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_setup_is_private() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("state");
+        let config = Config::parse(
+            "[primary]\nhost = \"db1\"\n[standby]\nhost = \"db2\"\n[postgres]\nallowed_cidr = \"10.0.0.0/24\"\n",
+        )
+        .unwrap();
+        let path = save(&dir, &config).unwrap();
+        assert_eq!(crate::private::mode(&dir), 0o700);
+        assert_eq!(crate::private::mode(&path), 0o600);
+    }
 }
