@@ -228,13 +228,15 @@ struct Session {
 }
 
 impl Session {
+    /// The engine first: while another pgrepl has this setup's journal it refuses at once,
+    /// and nothing, not even the transcript, has been touched.
     fn open(cli: &Cli, setup: Setup, password: Option<Secret>, json: bool) -> Result<Session> {
         let (tx, rx) = mpsc::unbounded_channel();
         let dir = state_dir(cli);
         let id = crate::engine::setup_id(&setup.primary.label(), &setup.standbys_label());
+        let engine = crate::steps::engine(setup, password, Events::new(tx), &dir)?;
         let printed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let printer = printer(rx, Transcript::open(&dir, &id), json, printed.clone());
-        let engine = crate::steps::engine(setup, password, Events::new(tx), &dir)?;
         Ok(Session {
             engine,
             printer,

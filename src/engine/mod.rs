@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod event;
 mod journal;
+mod lock;
 mod sequence;
 mod step;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
 pub use journal::{record_host, setup_id, Journal, Outcome, StepRecord, UndoRecord};
+pub use lock::{command_line, StateLock};
 pub use sequence::{Answer, Driver, Finish, Preview};
 pub use step::{Role, StepId, StepState, MAX_STANDBYS};
 
@@ -79,11 +81,14 @@ pub fn rollback_order(to: StepId) -> impl Iterator<Item = StepId> {
 pub struct Engine {
     cx: Cx,
     steps: Vec<Box<dyn Step>>,
+    /// No other engine works on this journal while this one lives.
+    _lock: StateLock,
 }
 
 impl Engine {
     /// Opens (or starts) the journal for this setup in `state_dir`. Steps the journal shows
-    /// as running were cut short by a previous pgrepl and are marked interrupted.
+    /// as running were cut short by a previous pgrepl and are marked interrupted. Fails at
+    /// once, before reading or writing anything, while another engine has this journal.
     pub fn new(
         setup: Setup,
         password: Option<Secret>,
@@ -93,6 +98,8 @@ impl Engine {
         hints: fn(&str) -> Option<String>,
         connector: Arc<dyn crate::remote::Connector>,
     ) -> color_eyre::Result<Engine> {
+        let id = setup_id(&setup.primary.label(), &setup.standbys_label());
+        let lock = StateLock::take(state_dir, &id)?;
         let mut journal =
             Journal::open(state_dir, &setup.primary.label(), &setup.standbys_label())?;
         let cut = journal.mark_interrupted();
@@ -121,7 +128,11 @@ impl Engine {
                 state: StepState::Interrupted,
             });
         }
-        Ok(Engine { cx, steps })
+        Ok(Engine {
+            cx,
+            steps,
+            _lock: lock,
+        })
     }
 
     /// How many events the engine has sent (a printer waits until it has shown them all).

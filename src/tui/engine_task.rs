@@ -67,7 +67,7 @@ pub struct EngineHandle {
 }
 
 /// Opens the journal and starts the engine's task. Errors are the journal's (unreadable,
-/// written by a newer pgrepl).
+/// written by a newer pgrepl, or in use by another pgrepl).
 pub fn spawn(
     setup: Setup,
     password: Option<Secret>,
