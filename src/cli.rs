@@ -250,7 +250,7 @@ impl Session {
         wait_until_printed(&self.printed, self.engine.events_sent()).await;
     }
 
-    async fn finish(self) {
+    async fn finish(mut self) {
         self.engine.close().await;
         drop(self.engine);
         let _ = self.printer.await;

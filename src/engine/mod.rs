@@ -68,6 +68,11 @@ pub trait Step: Send + Sync {
     /// Undoes one change `apply` recorded. Safe to run twice, and when the change it
     /// undoes never happened (the record is written before the change).
     async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()>;
+
+    /// Lets go of what `apply` holds on the hosts for the engine's life (a lock), when the
+    /// engine closes. It cannot fail the command: what it cannot release, the step's next
+    /// run must be able to take over or explain.
+    async fn release(&self, _cx: &Cx) {}
 }
 
 /// `to` and every later step, newest first; `hosts` changes nothing and has no undo.
@@ -444,7 +449,15 @@ impl Engine {
         errors
     }
 
-    pub async fn close(&self) {
+    /// Lets the steps release what they hold on the hosts, then closes the connections.
+    pub async fn close(&mut self) {
+        // Nothing runs after this: a pause (the pause file, say) or an abort still pending
+        // must not keep a step from letting go of the hosts.
+        self.cx.control = Arc::new(Control::default());
+        for step in &self.steps {
+            self.cx.step = step.id();
+            step.release(&self.cx).await;
+        }
         for h in &self.cx.hosts {
             h.close().await;
         }
