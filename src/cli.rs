@@ -12,6 +12,7 @@ use crate::engine::{Answer, Driver, Engine, Event, Events, Finish, Preview, Role
 use crate::lab::{self, LabOptions};
 use crate::report::{self, Transcript};
 use crate::secret::Secret;
+use crate::steps::Access;
 use crate::tr;
 
 #[derive(Parser, Debug)]
@@ -228,13 +229,21 @@ struct Session {
 }
 
 impl Session {
-    fn open(cli: &Cli, setup: Setup, password: Option<Secret>, json: bool) -> Result<Session> {
+    /// The engine first: while another pgrepl has this setup's journal it refuses at once,
+    /// and nothing, not even the transcript, has been touched.
+    fn open(
+        cli: &Cli,
+        setup: Setup,
+        password: Option<Secret>,
+        json: bool,
+        access: Access,
+    ) -> Result<Session> {
         let (tx, rx) = mpsc::unbounded_channel();
         let dir = state_dir(cli);
         let id = crate::engine::setup_id(&setup.primary.label(), &setup.standbys_label());
+        let engine = crate::steps::engine(setup, password, Events::new(tx), &dir, access)?;
         let printed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let printer = printer(rx, Transcript::open(&dir, &id), json, printed.clone());
-        let engine = crate::steps::engine(setup, password, Events::new(tx), &dir)?;
         Ok(Session {
             engine,
             printer,
@@ -248,7 +257,7 @@ impl Session {
         wait_until_printed(&self.printed, self.engine.events_sent()).await;
     }
 
-    async fn finish(self) {
+    async fn finish(mut self) {
         self.engine.close().await;
         drop(self.engine);
         let _ = self.printer.await;
@@ -286,7 +295,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Plan) => {
             let setup = load_setup(&config_path(&cli)?)?;
-            let mut s = Session::open(&cli, setup, None, false)?;
+            let mut s = Session::open(&cli, setup, None, false, Access::Look)?;
             // As for the other commands: the printer shows the failure and its hint.
             if s.engine.run_step(StepId::Hosts).await.is_err() {
                 s.finish().await;
@@ -333,7 +342,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             if !yes && !std::io::stdin().is_terminal() {
                 bail!(tr!("error.need_yes"));
             }
-            let mut s = Session::open(&cli, setup, password, false)?;
+            let mut s = Session::open(&cli, setup, password, false, Access::Change)?;
             // Ctrl-C aborts: the running remote command is killed and the step fails,
             // leaving a journal that retry and rollback understand.
             let control = s.engine.control();
@@ -400,7 +409,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Verify { json }) => {
             let setup = load_setup(&config_path(&cli)?)?;
-            let mut s = Session::open(&cli, setup, None, *json)?;
+            let mut s = Session::open(&cli, setup, None, *json, Access::Look)?;
             // Always a report, also when a host or a server cannot be reached: the reason
             // goes into it, so scripts reading --json get JSON either way.
             let report = match s.engine.run_step(StepId::Hosts).await {
@@ -437,7 +446,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Status) => {
             let setup = load_setup(&config_path(&cli)?)?;
-            let mut s = Session::open(&cli, setup, password(&cli)?, true)?;
+            let mut s = Session::open(&cli, setup, password(&cli)?, true, Access::Look)?;
             if s.engine.connect().await.is_err() {
                 s.finish().await;
                 return Ok(1);
@@ -478,7 +487,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             if !yes && !std::io::stdin().is_terminal() {
                 bail!(tr!("error.need_yes"));
             }
-            let mut s = Session::open(&cli, setup, None, false)?;
+            let mut s = Session::open(&cli, setup, None, false, Access::Change)?;
             let mut any = false;
             for (id, record) in s.engine.journal().undo_plan(to, *host) {
                 any = true;

@@ -34,6 +34,7 @@ async fn every_preview_equals_the_commands_its_run_sends() {
         Some(Secret::new(PASSWORD)),
         pgrepl::engine::Events::new(tx),
         lab.state.path(),
+        pgrepl::steps::Access::Change,
     )
     .expect("engine");
     let shown = engine.preview(StepId::Hosts).await.expect("hosts preview");

@@ -6,6 +6,7 @@ mod control;
 mod error;
 mod event;
 mod journal;
+mod lock;
 mod sequence;
 mod step;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use control::Control;
 pub use error::{StepError, StepResult};
 pub use event::{Event, Events, VerifyReport};
 pub use journal::{record_host, setup_id, Journal, Outcome, StepRecord, UndoRecord};
+pub use lock::{command_line, StateLock};
 pub use sequence::{Answer, Driver, Finish, Preview};
 pub use step::{Role, StepId, StepState, MAX_STANDBYS};
 
@@ -66,6 +68,11 @@ pub trait Step: Send + Sync {
     /// Undoes one change `apply` recorded. Safe to run twice, and when the change it
     /// undoes never happened (the record is written before the change).
     async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()>;
+
+    /// Lets go of what `apply` holds on the hosts for the engine's life (a lock), when the
+    /// engine closes. It cannot fail the command: what it cannot release, the step's next
+    /// run must be able to take over or explain.
+    async fn release(&self, _cx: &Cx) {}
 }
 
 /// `to` and every later step, newest first; `hosts` changes nothing and has no undo.
@@ -79,11 +86,14 @@ pub fn rollback_order(to: StepId) -> impl Iterator<Item = StepId> {
 pub struct Engine {
     cx: Cx,
     steps: Vec<Box<dyn Step>>,
+    /// No other engine works on this journal while this one lives.
+    _lock: StateLock,
 }
 
 impl Engine {
     /// Opens (or starts) the journal for this setup in `state_dir`. Steps the journal shows
-    /// as running were cut short by a previous pgrepl and are marked interrupted.
+    /// as running were cut short by a previous pgrepl and are marked interrupted. Fails at
+    /// once, before reading or writing anything, while another engine has this journal.
     pub fn new(
         setup: Setup,
         password: Option<Secret>,
@@ -93,6 +103,8 @@ impl Engine {
         hints: fn(&str) -> Option<String>,
         connector: Arc<dyn crate::remote::Connector>,
     ) -> color_eyre::Result<Engine> {
+        let id = setup_id(&setup.primary.label(), &setup.standbys_label());
+        let lock = StateLock::take(state_dir, &id)?;
         let mut journal =
             Journal::open(state_dir, &setup.primary.label(), &setup.standbys_label())?;
         let cut = journal.mark_interrupted();
@@ -121,7 +133,11 @@ impl Engine {
                 state: StepState::Interrupted,
             });
         }
-        Ok(Engine { cx, steps })
+        Ok(Engine {
+            cx,
+            steps,
+            _lock: lock,
+        })
     }
 
     /// How many events the engine has sent (a printer waits until it has shown them all).
@@ -433,7 +449,15 @@ impl Engine {
         errors
     }
 
-    pub async fn close(&self) {
+    /// Lets the steps release what they hold on the hosts, then closes the connections.
+    pub async fn close(&mut self) {
+        // Nothing runs after this: a pause (the pause file, say) or an abort still pending
+        // must not keep a step from letting go of the hosts.
+        self.cx.control = Arc::new(Control::default());
+        for step in &self.steps {
+            self.cx.step = step.id();
+            step.release(&self.cx).await;
+        }
         for h in &self.cx.hosts {
             h.close().await;
         }

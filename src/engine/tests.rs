@@ -8,16 +8,22 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::*;
-use crate::remote::{Connector, Finished, LineSink, Remote, RemoteError, SshOptions, Stream};
+use crate::remote::{
+    Connector, Finished, LineSink, Local, Remote, RemoteError, SshOptions, Stream,
+};
+use crate::steps::host_lock::{Holder, LOCK_PATH};
+use crate::steps::Hosts;
 
 /// A host that understands the hosts step's two questions and `FAKE <op> <name>`
-/// commands on a set of names standing for files.
+/// commands on a set of names standing for files. The host lock's scripts run for real,
+/// with `sh`, on a directory of its own standing for /run.
 struct Scripted {
     probe: String,
     files: Mutex<BTreeSet<String>>,
     log: Mutex<Vec<String>>,
     /// Every command fails as a lost connection would.
     down: Mutex<bool>,
+    run: tempfile::TempDir,
 }
 
 impl Scripted {
@@ -30,7 +36,18 @@ impl Scripted {
             files: Mutex::default(),
             log: Mutex::default(),
             down: Mutex::new(false),
+            run: tempfile::tempdir().unwrap(),
         })
+    }
+
+    /// This host's /run/pgrepl.lock.
+    fn lock(&self) -> std::path::PathBuf {
+        self.run.path().join("pgrepl.lock")
+    }
+
+    fn holder(&self) -> Option<Holder> {
+        let text = std::fs::read_to_string(self.lock().join("holder")).ok()?;
+        Holder::parse(&text)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -47,7 +64,7 @@ impl Remote for Scripted {
     async fn exec(
         &self,
         line: &str,
-        _stdin: Option<&[u8]>,
+        stdin: Option<&[u8]>,
         sink: &mut dyn LineSink,
     ) -> Result<Finished, RemoteError> {
         if *self.down.lock().unwrap() {
@@ -58,6 +75,13 @@ impl Remote for Scripted {
             stdout,
             stderr: String::new(),
         };
+        // The lock scripts run for real, on this host's stand-in for /run.
+        if line.contains(LOCK_PATH) {
+            let here = self.lock().display().to_string();
+            return Local
+                .exec(&line.replace(LOCK_PATH, &here), stdin, sink)
+                .await;
+        }
         if line.contains("id -u") {
             return Ok(ok("0\n".into()));
         }
@@ -206,10 +230,20 @@ impl Step for Touch {
 struct Lab {
     engine: Engine,
     fake: Arc<Fake>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-fn lab() -> Lab {
+fn two_hosts() -> Arc<Fake> {
+    Arc::new(Fake {
+        primary: Scripted::new("db1", "10.0.1.10/24"),
+        standby: Scripted::new("db2", "10.0.1.11/24"),
+        more: vec![],
+    })
+}
+
+/// An engine on `fake`'s primary and standby whose later steps touch files, journal in
+/// `dir`, connecting with `hosts`.
+fn engine_on(fake: &Arc<Fake>, dir: &std::path::Path, hosts: Hosts) -> color_eyre::Result<Engine> {
     let setup = crate::config::Config::parse(
         "[primary]\nhost = \"10.0.1.10\"\n[standby]\nhost = \"10.0.1.11\"\n\
          [postgres]\nallowed_cidr = \"10.0.1.0/24\"\n",
@@ -217,31 +251,26 @@ fn lab() -> Lab {
     .unwrap()
     .validate()
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let fake = Arc::new(Fake {
-        primary: Scripted::new("db1", "10.0.1.10/24"),
-        standby: Scripted::new("db2", "10.0.1.11/24"),
-        more: vec![],
-    });
-    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(crate::steps::Hosts)];
+    let mut steps: Vec<Box<dyn Step>> = vec![Box::new(hosts)];
     for id in StepId::ALL.into_iter().skip(1) {
         steps.push(Box::new(Touch(id)));
     }
-    let engine = Engine::new(
+    Engine::new(
         setup,
         None,
         Events::none(),
-        dir.path(),
+        dir,
         steps,
         |_| None,
         fake.clone(),
     )
-    .unwrap();
-    Lab {
-        engine,
-        fake,
-        _dir: dir,
-    }
+}
+
+fn lab() -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = two_hosts();
+    let engine = engine_on(&fake, dir.path(), Hosts::changing()).unwrap();
+    Lab { engine, fake, dir }
 }
 
 /// A primary and three standbys; base-backup touches a file on each standby.
@@ -264,7 +293,7 @@ fn lab_of_four() -> Lab {
         ],
     });
     let steps: Vec<Box<dyn Step>> = vec![
-        Box::new(crate::steps::Hosts),
+        Box::new(Hosts::changing()),
         Box::new(TouchEach(StepId::BaseBackup)),
     ];
     let engine = Engine::new(
@@ -277,11 +306,7 @@ fn lab_of_four() -> Lab {
         fake.clone(),
     )
     .unwrap();
-    Lab {
-        engine,
-        fake,
-        _dir: dir,
-    }
+    Lab { engine, fake, dir }
 }
 
 #[tokio::test]
@@ -534,4 +559,127 @@ async fn a_preview_is_a_dry_run_that_changes_nothing() {
         l.engine.preview(StepId::Install).await.unwrap().is_empty(),
         "a step found done would run nothing"
     );
+}
+
+/// Another run's holder: another machine, so never taken over from here.
+fn elsewhere() -> Holder {
+    Holder {
+        machine: "0123456789abcdef".into(),
+        who: "root@elsewhere".into(),
+        pid: 4242,
+        started: "2024-05-01 10:00:00 UTC".into(),
+        command: "pgrepl apply --yes".into(),
+        token: "e15e".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_second_engine_on_the_same_journal_is_refused_naming_the_first() {
+    let l = lab();
+    let e = engine_on(&l.fake, l.dir.path(), Hosts::changing())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains(&std::process::id().to_string()), "{e}");
+    drop(l.engine);
+    engine_on(&l.fake, l.dir.path(), Hosts::changing()).expect("free again");
+}
+
+#[tokio::test]
+async fn hosts_held_by_another_run_are_refused_and_only_their_holder_releases_them() {
+    let mut l = lab();
+    l.engine.connect().await.unwrap();
+    let me = l.fake.primary.holder().expect("the primary is held");
+    assert_eq!(me.pid, std::process::id());
+    assert_eq!(l.fake.standby.holder(), Some(me.clone()));
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut other = engine_on(&l.fake, other_dir.path(), Hosts::held_as(elsewhere())).unwrap();
+    let e = other.connect().await.unwrap_err();
+    assert!(e.message.contains(&format!("pid {}", me.pid)), "{e}");
+    let hint = e.hint.unwrap_or_default();
+    assert!(hint.contains("rm -r /run/pgrepl.lock"), "{hint}");
+    assert!(hint.contains("10.0.1.10"), "names the host: {hint}");
+    other.close().await;
+    assert_eq!(
+        l.fake.primary.holder(),
+        Some(me.clone()),
+        "not its to release"
+    );
+
+    l.engine.close().await;
+    assert!(!l.fake.primary.lock().exists() && !l.fake.standby.lock().exists());
+    other.connect().await.expect("free now");
+    assert_eq!(l.fake.standby.holder(), Some(elsewhere()));
+}
+
+#[tokio::test]
+async fn a_lock_left_by_a_killed_run_of_this_machine_is_taken_over_not_one_from_elsewhere() {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = Holder {
+        pid: child.id(),
+        token: "dead".into(),
+        ..Holder::this_run()
+    };
+    child.wait().unwrap();
+    let mut l = lab();
+    std::fs::create_dir(l.fake.standby.lock()).unwrap();
+    std::fs::write(l.fake.standby.lock().join("holder"), dead.text()).unwrap();
+    l.engine.connect().await.expect("taken over");
+    let now = l.fake.standby.holder().unwrap();
+    assert_eq!(now.pid, std::process::id());
+    assert_ne!(now.token, "dead");
+    l.engine.close().await;
+    assert!(!l.fake.standby.lock().exists());
+
+    let mut l = lab();
+    let gone = Holder {
+        pid: dead.pid,
+        ..elsewhere()
+    };
+    std::fs::create_dir(l.fake.standby.lock()).unwrap();
+    std::fs::write(l.fake.standby.lock().join("holder"), gone.text()).unwrap();
+    let e = l.engine.connect().await.unwrap_err();
+    assert!(e.message.contains("root@elsewhere"), "{e}");
+    l.engine.close().await;
+    assert!(
+        !l.fake.primary.lock().exists(),
+        "the primary it took is let go"
+    );
+    assert_eq!(l.fake.standby.holder(), Some(gone));
+}
+
+#[tokio::test]
+async fn commands_that_only_look_take_no_lock_and_are_not_stopped_by_one() {
+    let mut l = lab();
+    l.engine.connect().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut look = engine_on(&l.fake, dir.path(), Hosts::looking()).unwrap();
+    look.connect().await.expect("a look is never refused");
+    let shown = look.preview(StepId::Hosts).await.unwrap();
+    assert!(
+        shown.iter().all(|(_, c)| !c.contains(LOCK_PATH)),
+        "{shown:?}"
+    );
+    look.close().await;
+    assert!(l.fake.primary.lock().exists(), "a look releases nothing");
+    let shown = l.engine.preview(StepId::Hosts).await.unwrap();
+    assert!(
+        shown
+            .iter()
+            .any(|(r, c)| *r == Role::STANDBY && c.starts_with("lock=/run/pgrepl.lock")),
+        "the preview shows the lock: {shown:?}"
+    );
+}
+
+#[tokio::test]
+async fn closing_releases_the_hosts_even_while_paused_or_aborted() {
+    let mut l = lab();
+    l.engine.connect().await.unwrap();
+    std::fs::write(l.dir.path().join("pause"), "").unwrap();
+    l.engine.control().abort();
+    tokio::time::timeout(std::time::Duration::from_secs(20), l.engine.close())
+        .await
+        .expect("close does not wait for a resume");
+    assert!(!l.fake.primary.lock().exists() && !l.fake.standby.lock().exists());
 }

@@ -1,14 +1,41 @@
-//! Step 1: reach both hosts and learn what they are. Read-only.
+//! Step 1: reach both hosts and learn what they are. It changes nothing there but the lock
+//! that keeps any other pgrepl off them while this one works ([`super::host_lock`]): the
+//! step that connects is the one that knows every host and how to become root on it.
 
 use async_trait::async_trait;
 use futures::future::join_all;
 
+use super::host_lock::{self, Holder};
 use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
 use crate::remote::{Host, Privilege, SshOptions, Stream};
 use crate::tr;
 
-pub struct Hosts;
+pub struct Hosts {
+    /// The lock this engine holds on every host; none for commands that only look.
+    lock: Option<Holder>,
+}
+
+impl Hosts {
+    /// For commands that may change the hosts: they are held until the engine closes.
+    pub fn changing() -> Hosts {
+        Hosts {
+            lock: Some(Holder::this_run()),
+        }
+    }
+
+    /// For commands that only look (`plan`, `status`, `verify`): another pgrepl changing
+    /// the hosts meanwhile neither stops them nor is stopped by them.
+    pub fn looking() -> Hosts {
+        Hosts { lock: None }
+    }
+
+    /// As [`Hosts::changing`], holding the hosts as `holder` (tests: another machine).
+    #[cfg(test)]
+    pub fn held_as(holder: Holder) -> Hosts {
+        Hosts { lock: Some(holder) }
+    }
+}
 
 const PRIVILEGE_CHECK: &str = "id -u; if sudo -n true >/dev/null 2>&1; then echo sudo-ok; fi";
 
@@ -98,19 +125,27 @@ impl Step for Hosts {
     }
 
     /// `hosts` connects, so it cannot be dry-run: it shows the master connection each
-    /// host gets (options included), then what it runs there (both only look).
+    /// host gets (options included), then what it runs there: the lock it takes, and what
+    /// only looks.
     fn preview(&self, cx: &Cx) -> Option<StepResult<Vec<(Role, String)>>> {
         let options = ssh_options(cx);
+        let lock = self
+            .lock
+            .as_ref()
+            .map(host_lock::preview)
+            .unwrap_or_default();
         Some(Ok(cx
             .setup
             .roles()
             .into_iter()
             .flat_map(|r| {
-                [
+                let mut shown = vec![
                     (r, options[r.index()].master_command()),
                     (r, PRIVILEGE_CHECK.to_string()),
-                    (r, probe_script().to_string()),
-                ]
+                ];
+                shown.extend(lock.iter().map(|l| (r, l.clone())));
+                shown.push((r, probe_script().to_string()));
+                shown
             })
             .collect()))
     }
@@ -178,6 +213,10 @@ impl Step for Hosts {
             );
         }
         cx.hosts = hosts;
+        // Before anything else runs there: a refused run has looked at nothing.
+        if let Some(me) = &self.lock {
+            host_lock::take_all(cx, me).await?;
+        }
         let probes = join_all(
             roles
                 .iter()
@@ -302,8 +341,14 @@ impl Step for Hosts {
         ask_the_servers(cx).await
     }
 
-    /// `hosts` only looks: it records nothing to revert.
+    /// `hosts` records nothing to revert: its lock goes when the engine closes.
     async fn revert(&self, _cx: &Cx, _record: &UndoRecord) -> StepResult<()> {
         Ok(())
+    }
+
+    async fn release(&self, cx: &Cx) {
+        if let Some(me) = &self.lock {
+            host_lock::release_all(cx, me).await;
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod password;
 pub mod undo;
 
 mod base_backup;
+pub mod host_lock;
 mod hosts;
 mod install;
 mod replica_role;
@@ -24,9 +25,21 @@ pub use whitelist::{refuse_a_wide_network, Whitelist};
 use crate::engine::{Cmd, Cx, Role, Step, StepError, StepResult};
 use crate::tr;
 
-pub fn all() -> Vec<Box<dyn Step>> {
+/// What a command does with the hosts. One that may change them holds them (a lock on
+/// each, [`host_lock`]) from `hosts` until the engine closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Change,
+    Look,
+}
+
+pub fn all(access: Access) -> Vec<Box<dyn Step>> {
+    let hosts = match access {
+        Access::Change => Hosts::changing(),
+        Access::Look => Hosts::looking(),
+    };
     vec![
-        Box::new(Hosts),
+        Box::new(hosts),
         Box::new(Install),
         Box::new(ReplicaRole),
         Box::new(Whitelist),
@@ -140,13 +153,14 @@ pub fn engine(
     password: Option<crate::secret::Secret>,
     events: crate::engine::Events,
     state_dir: &std::path::Path,
+    access: Access,
 ) -> color_eyre::Result<crate::engine::Engine> {
     crate::engine::Engine::new(
         setup,
         password,
         events,
         state_dir,
-        all(),
+        all(access),
         hint_for,
         std::sync::Arc::new(crate::remote::SshConnector),
     )

@@ -52,7 +52,7 @@ mod tests {
 
     async fn plan(cx: &Cx) -> String {
         let mut out = String::new();
-        for step in crate::steps::all().iter().skip(1) {
+        for step in crate::steps::all(crate::steps::Access::Look).iter().skip(1) {
             out.push_str(&format!("== {}\n", step.id()));
             let mut dry = cx.dry_copy();
             dry.step = step.id();

@@ -67,7 +67,7 @@ pub struct EngineHandle {
 }
 
 /// Opens the journal and starts the engine's task. Errors are the journal's (unreadable,
-/// written by a newer pgrepl).
+/// written by a newer pgrepl, or in use by another pgrepl).
 pub fn spawn(
     setup: Setup,
     password: Option<Secret>,
@@ -75,7 +75,14 @@ pub fn spawn(
     events: UnboundedSender<Event>,
     replies: UnboundedSender<Reply>,
 ) -> color_eyre::Result<EngineHandle> {
-    let engine = crate::steps::engine(setup, password, Events::new(events), state_dir)?;
+    // The wizard may run any step: it holds the hosts once connected.
+    let engine = crate::steps::engine(
+        setup,
+        password,
+        Events::new(events),
+        state_dir,
+        crate::steps::Access::Change,
+    )?;
     let control = engine.control();
     let journal = engine.journal();
     let (tx, rx) = unbounded_channel();
