@@ -273,3 +273,125 @@ fn classify(e: &openssh::Error) -> RemoteError {
         _ => RemoteError::Io(describe(e)),
     }
 }
+
+/// Why ssh refused a host's key, read from its error text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyProblem {
+    /// Not in known_hosts and new keys are not accepted.
+    Unknown,
+    /// known_hosts holds another key for this host: possibly an attack, always a stop.
+    Changed,
+}
+
+impl HostKeyProblem {
+    pub fn from_error(text: &str) -> Option<HostKeyProblem> {
+        if text.contains("IDENTIFICATION HAS CHANGED")
+            || text.contains("key for") && text.contains("has changed")
+        {
+            Some(HostKeyProblem::Changed)
+        } else if text.contains("Host key verification failed")
+            || text.contains("host key is known")
+        {
+            Some(HostKeyProblem::Unknown)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where `opts` really leads (`ssh -G`: aliases, `HostName` and `Port` from the user's
+/// config resolved): host name and port.
+async fn resolve(opts: &SshOptions) -> Option<(String, u16)> {
+    let mut cmd = tokio::process::Command::new("ssh");
+    if let Some(f) = &opts.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    let out = cmd
+        .arg("-G")
+        .arg("-p")
+        .arg(opts.port.to_string())
+        .arg(&opts.host)
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    Some((field("hostname ")?, field("port ")?.parse().ok()?))
+}
+
+/// The host's key fingerprints as `ssh-keyscan` reads them now (`256 SHA256:… (ED25519)`),
+/// for the user to compare with the host's own before trusting it, and the `ssh-keyscan`
+/// command that adds them to `known_hosts`. No fingerprints when the host cannot be asked
+/// directly (behind a jump host, say).
+pub async fn host_key_report(opts: &SshOptions) -> (Vec<String>, String) {
+    let (host, port) = resolve(opts)
+        .await
+        .unwrap_or_else(|| (opts.host.clone(), opts.port));
+    let known = opts
+        .known_hosts_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "~/.ssh/known_hosts".into());
+    let add = format!(
+        "ssh-keyscan -p {port} {} >> {}",
+        crate::quote::sh(&host),
+        crate::quote::sh(&known)
+    );
+    let scanned = tokio::process::Command::new("ssh-keyscan")
+        .args(["-T", "5", "-p", &port.to_string(), &host])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await;
+    let Ok(scanned) = scanned else {
+        return (vec![], add);
+    };
+    let mut keygen = match tokio::process::Command::new("ssh-keygen")
+        .args(["-l", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => return (vec![], add),
+    };
+    if let Some(mut stdin) = keygen.stdin.take() {
+        use tokio::io::AsyncWriteExt;
+        let _ = stdin.write_all(&scanned.stdout).await;
+    }
+    let prints = keygen
+        .wait_with_output()
+        .await
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.contains("SHA256:"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    (prints, add)
+}
+
+#[cfg(test)]
+mod host_key_tests {
+    use super::HostKeyProblem;
+
+    #[test]
+    fn tells_an_unknown_key_from_a_changed_one() {
+        let unknown = "No ED25519 host key is known for 10.0.1.11 and you have requested strict checking.\nHost key verification failed.";
+        assert_eq!(
+            HostKeyProblem::from_error(unknown),
+            Some(HostKeyProblem::Unknown)
+        );
+        let changed = "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.";
+        assert_eq!(
+            HostKeyProblem::from_error(changed),
+            Some(HostKeyProblem::Changed)
+        );
+        assert_eq!(HostKeyProblem::from_error("Connection refused"), None);
+    }
+}

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use super::host_lock::{self, Holder};
 use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
 use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
-use crate::remote::{Host, Privilege, SshOptions, Stream};
+use crate::remote::{host_key_report, Host, HostKeyProblem, Privilege, SshOptions, Stream};
 use crate::tr;
 
 pub struct Hosts {
@@ -60,6 +60,38 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
                 .map(std::time::Duration::from_secs),
         })
         .collect()
+}
+
+/// Why a host could not be reached, and what fixes it. A host key ssh refused is named as
+/// such: an unknown one with the fingerprints the host shows now and the line that trusts
+/// it (after comparing them with the host's own), a changed one as the stop it is.
+async fn connect_error(r: Role, o: &SshOptions, problem: &str) -> StepError {
+    let error = StepError::new(tr!("error.connect_host", host = r, problem = problem));
+    match HostKeyProblem::from_error(problem) {
+        Some(HostKeyProblem::Changed) => error.hint(tr!(
+            "hint.host_key_changed",
+            host = o.host,
+            known_hosts = o
+                .known_hosts_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "~/.ssh/known_hosts".into())
+        )),
+        Some(HostKeyProblem::Unknown) => {
+            let (prints, add) = host_key_report(o).await;
+            let prints = if prints.is_empty() {
+                "-".to_string()
+            } else {
+                prints.join("; ")
+            };
+            error.hint(tr!(
+                "hint.host_key_unknown",
+                fingerprints = prints,
+                add = add
+            ))
+        }
+        None => error.hint(tr!("hint.ssh")),
+    }
 }
 
 /// Where a cluster exists, its own word on its files beats the platform's convention:
@@ -168,11 +200,11 @@ impl Step for Hosts {
         // Every connection at once: each costs a TCP + SSH handshake.
         let connected = join_all(options.iter().map(|o| cx.connector.connect(o))).await;
         let mut hosts = vec![];
-        for (&r, res) in roles.iter().zip(connected) {
-            let remote = res.map_err(|e| {
-                StepError::new(tr!("error.connect_host", host = r, problem = e))
-                    .hint(tr!("hint.ssh"))
-            })?;
+        for ((&r, res), o) in roles.iter().zip(connected).zip(&options) {
+            let remote = match res {
+                Ok(remote) => remote,
+                Err(e) => return Err(connect_error(r, o, &e.to_string()).await),
+            };
             hosts.push(Host::new(remote, Privilege::Root));
         }
         // Who are we there: root, or a user with passwordless sudo? Every host at once.
