@@ -33,6 +33,12 @@ pub struct HostFacts {
     pub clusters: Vec<ClusterInfo>,
     /// Global addresses with their prefix, e.g. `10.77.0.11/24`.
     pub addresses: Vec<String>,
+    /// `uname -m` (`x86_64`).
+    #[serde(default)]
+    pub arch: String,
+    /// The C library's version (`2.36`): it decides how text sorts in indexes.
+    #[serde(default)]
+    pub glibc: String,
 }
 
 /// Read-only; run as root. Prints `key=value` lines that [`HostFacts::parse`] reads. POSIX sh,
@@ -44,6 +50,8 @@ echo "os_like=${ID_LIKE:-}"
 echo "os_version=${VERSION_ID:-}"
 echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
 echo "machine_id=$(cat /etc/machine-id 2>/dev/null)"
+echo "arch=$(uname -m)"
+echo "glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed 's/^glibc //')"
 if [ -d /run/systemd/system ]; then echo systemd=yes; else echo systemd=no; fi
 for m in apt-get dnf yum; do command -v $m >/dev/null 2>&1 && { echo "pkg=$m"; break; }; done
 for b in /usr/lib/postgresql/*/bin/postgres /usr/pgsql-*/bin/postgres; do [ -x "$b" ] && echo "pg_bin=$b"; done
@@ -71,6 +79,8 @@ impl HostFacts {
             installed: vec![],
             clusters: vec![],
             addresses: vec![],
+            arch: String::new(),
+            glibc: String::new(),
         };
         let mut like = String::new();
         for line in output.lines() {
@@ -84,6 +94,8 @@ impl HostFacts {
                 "os_version" => f.os_version = v.to_string(),
                 "hostname" => f.hostname = v.to_string(),
                 "machine_id" => f.machine_id = v.to_string(),
+                "arch" => f.arch = v.to_string(),
+                "glibc" => f.glibc = v.to_string(),
                 "systemd" => f.systemd = v == "yes",
                 "pkg" => f.package_manager = v.to_string(),
                 "pg_bin" => {
@@ -145,6 +157,32 @@ impl HostFacts {
 }
 
 /// One line of `pg_lsclusters -h`: `15 main 5432 online postgres /var/lib/... /var/log/...`.
+/// How a standby's host differs from its primary's where a physical copy cares: the
+/// architecture (the data files' format), the C library (text order in indexes: a copy
+/// under another glibc can silently return wrong results) and the OS release. Each as
+/// (what, primary's, standby's); unknown values are not compared.
+pub fn copy_mismatches(
+    primary: &HostFacts,
+    standby: &HostFacts,
+) -> Vec<(&'static str, String, String)> {
+    let release = |f: &HostFacts| {
+        format!(
+            "{} {}",
+            f.os_id,
+            f.os_version.split('.').next().unwrap_or_default()
+        )
+    };
+    let pairs = [
+        ("architecture", primary.arch.clone(), standby.arch.clone()),
+        ("glibc", primary.glibc.clone(), standby.glibc.clone()),
+        ("OS release", release(primary), release(standby)),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, p, s)| !p.trim().is_empty() && !s.trim().is_empty() && p != s)
+        .collect()
+}
+
 fn parse_cluster(line: &str) -> Option<ClusterInfo> {
     let mut w = line.split_whitespace();
     let version = PgVersion::parse(w.next()?)?;
@@ -201,5 +239,26 @@ mod tests {
         assert!(f
             .cluster(PgVersion::parse("9.5").unwrap(), "main")
             .is_some());
+    }
+
+    #[test]
+    fn a_copy_needs_the_same_architecture_c_library_and_release() {
+        let host = |arch: &str, glibc: &str, version: &str| {
+            HostFacts::parse(&format!(
+                "os_id=debian\nos_version={version}\narch={arch}\nglibc={glibc}\n"
+            ))
+        };
+        let primary = host("x86_64", "2.36", "12");
+        assert!(copy_mismatches(&primary, &host("x86_64", "2.36", "12")).is_empty());
+        let found = copy_mismatches(&primary, &host("aarch64", "2.31", "11"));
+        let what: Vec<&str> = found.iter().map(|(w, _, _)| *w).collect();
+        assert_eq!(what, vec!["architecture", "glibc", "OS release"]);
+        // Point releases share their C library; unknown values are not held against a host.
+        assert!(copy_mismatches(
+            &host("x86_64", "2.34", "9.3"),
+            &host("x86_64", "2.34", "9.4")
+        )
+        .is_empty());
+        assert!(copy_mismatches(&primary, &host("", "", "12")).is_empty());
     }
 }

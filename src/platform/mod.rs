@@ -7,7 +7,7 @@ pub mod firewall;
 mod layout;
 mod version;
 
-pub use facts::{probe_script, ClusterInfo, HostFacts, OsFamily};
+pub use facts::{copy_mismatches, probe_script, ClusterInfo, HostFacts, OsFamily};
 pub use layout::Layout;
 pub use version::PgVersion;
 

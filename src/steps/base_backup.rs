@@ -10,7 +10,7 @@ use super::block::{self, Place};
 use super::undo::{remember, revert_common, Undo};
 use super::{application_name, files, primary_address};
 use crate::engine::{Cmd, Cx, Role, Step, StepError, StepId, StepResult, UndoRecord};
-use crate::platform::Layout;
+use crate::platform::{copy_mismatches, Layout};
 use crate::quote::{conf_value, conninfo_value, pgpass_field, sh};
 use crate::secret::{Secret, MASK};
 use crate::tr;
@@ -141,6 +141,29 @@ async fn refuse_a_live_server(cx: &Cx, standby: Role) -> StepResult<()> {
         .hint(tr!("hint.standby_in_use")));
     }
     Ok(())
+}
+
+/// A physical copy needs the primary's architecture and C library, and is only tested on
+/// its OS release (see `platform::copy_mismatches`). `--force` takes it anyway.
+fn refuse_another_platform(cx: &Cx, standby: Role) -> StepResult<()> {
+    if cx.setup.allow.force {
+        return Ok(());
+    }
+    let found = copy_mismatches(cx.facts(Role::Primary)?, cx.facts(standby)?);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let differences = found
+        .iter()
+        .map(|(what, p, s)| format!("{what} {p} / {s}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(StepError::new(tr!(
+        "error.standby_platform",
+        host = standby,
+        differences = differences
+    ))
+    .hint(tr!("hint.standby_platform")))
 }
 
 /// Moves the old data directory aside (never deletes it). A directory in its place is only
@@ -334,6 +357,7 @@ async fn copy(
         }
         return Ok(());
     }
+    refuse_another_platform(cx, standby)?;
     write_passfile(cx, standby, &p, &addr, password).await?;
 
     let was_running = cx.run(standby, Cmd::read(l.is_running())).await?.ok();
