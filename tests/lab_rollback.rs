@@ -425,3 +425,32 @@ fn a_stopped_standby_is_started_again_not_copied_again() {
         "0"
     );
 }
+
+/// Hazard 7 of issue 14: a copy someone started and promoted by hand (pgrepl's own start
+/// marker absent) holds writes: a new base backup keeps it aside, never deletes it.
+#[test]
+fn a_copy_promoted_by_hand_is_kept_by_the_next_base_backup() {
+    let _turn = common::serial();
+    let lab = Lab::up("rb", "10.77.2");
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply");
+    assert!(streams(&lab));
+    lab.sh(
+        Host::Standby,
+        &format!("rm -f {DATA}.pgrepl-*.started && pg_ctlcluster 15 main promote"),
+    );
+    assert!(lab.wait_for(
+        Host::Standby,
+        "SELECT pg_is_in_recovery();",
+        "f",
+        Duration::from_secs(20)
+    ));
+    lab.psql(Host::Standby, "CREATE TABLE written_after_promote (v int);");
+
+    assert_ok(&lab.apply(&lab.config(), &[]), "apply again");
+    assert!(streams(&lab));
+    let kept = lab.sh(
+        Host::Standby,
+        &format!("ls -d {DATA}.pgrepl-replaced-* | wc -l"),
+    );
+    assert_eq!(kept, "1", "the promoted copy was not kept");
+}

@@ -55,8 +55,10 @@ fn paths(cx: &Cx, l: &Layout) -> Paths {
 }
 
 /// Removes pgrepl's copy of a data directory at `dir`, except one that has run (`started`
-/// exists) and was promoted since (it left recovery: no standby.signal, no recovery.conf):
-/// that one may hold writes, so it is kept under a new name.
+/// exists, or `postmaster.opts`, which every server start writes and pg_basebackup never
+/// copies: a copy someone started by hand) and was promoted since (it left recovery: no
+/// standby.signal, no recovery.conf): that one may hold writes, so it is kept under a new
+/// name.
 pub fn dispose_copy_script(dir: &str, started: &str, keep_as: &str) -> String {
     let d = sh(dir);
     let c = if started.is_empty() {
@@ -66,7 +68,7 @@ pub fn dispose_copy_script(dir: &str, started: &str, keep_as: &str) -> String {
     };
     let keep = format!("{}.pgrepl-replaced-$(date +%s)-$$", sh(keep_as));
     format!(
-        "if [ -e {c} ] && [ ! -e {d}/standby.signal ] && [ ! -e {d}/recovery.conf ]; then\n  \
+        "if {{ [ -e {c} ] || [ -e {d}/postmaster.opts ]; }} && [ ! -e {d}/standby.signal ] && [ ! -e {d}/recovery.conf ]; then\n  \
          keep={keep} && mv {d} \"$keep\" && echo \"kept a promoted copy at $keep\" || exit 1\n\
          else\n  rm -rf {d} || exit 1\nfi\nrm -f {c}"
     )
@@ -741,6 +743,16 @@ mod tests {
             "rollback keeps a promoted copy too"
         );
         assert_eq!(d.count("discard"), 0);
+    }
+
+    #[test]
+    fn a_copy_started_and_promoted_by_hand_is_kept() {
+        let d = Dirs::new(true);
+        d.move_aside();
+        // No `started` marker: someone else started it, then promoted it.
+        d.copy("postmaster.opts");
+        d.move_aside();
+        assert_eq!(d.count("pgrepl-replaced-"), 1, "its writes are kept");
     }
 
     #[test]
