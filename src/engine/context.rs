@@ -415,6 +415,28 @@ impl Cx {
             .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
     }
 
+    /// A fact kept in the journal across runs (see [`Journal::memo`]).
+    pub fn memo(&self, key: &str) -> Option<String> {
+        self.journal.lock().ok()?.memo.get(key).cloned()
+    }
+
+    /// Keeps `value` under `key` in the journal (not in a dry run).
+    pub fn set_memo(&self, key: &str, value: String) -> StepResult<()> {
+        if self.is_dry() {
+            return Ok(());
+        }
+        let mut j = self
+            .journal
+            .lock()
+            .map_err(|_| StepError::new("journal lock poisoned".into()))?;
+        if j.memo.get(key) == Some(&value) {
+            return Ok(());
+        }
+        j.memo.insert(key.to_string(), value);
+        j.save()
+            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
+    }
+
     /// The changes this step recorded so far (for a retry to reuse).
     pub fn remembered(&self) -> Vec<UndoRecord> {
         self.journal

@@ -60,6 +60,10 @@ pub struct Journal {
     pub primary: String,
     pub standby: String,
     pub steps: BTreeMap<StepId, StepRecord>,
+    /// Facts the steps keep across runs (the PostgreSQL major the setup was made with,
+    /// say), so a later run or a rollback works with what was, not what is installed now.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memo: BTreeMap<String, String>,
     #[serde(skip)]
     path: Option<PathBuf>,
 }
@@ -72,6 +76,7 @@ impl Journal {
             primary: primary.to_string(),
             standby: standby.to_string(),
             steps: BTreeMap::new(),
+            memo: BTreeMap::new(),
             path: None,
         }
     }

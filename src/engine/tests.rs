@@ -18,7 +18,7 @@ use crate::steps::Hosts;
 /// commands on a set of names standing for files. The host lock's scripts run for real,
 /// with `sh`, on a directory of its own standing for /run.
 struct Scripted {
-    probe: String,
+    probe: Mutex<String>,
     files: Mutex<BTreeSet<String>>,
     log: Mutex<Vec<String>>,
     /// Every command fails as a lost connection would.
@@ -29,10 +29,10 @@ struct Scripted {
 impl Scripted {
     fn new(host: &str, addr: &str) -> Arc<Scripted> {
         Arc::new(Scripted {
-            probe: format!(
+            probe: Mutex::new(format!(
                 "os_id=debian\nos_version=12\nhostname={host}\nmachine_id={host}\nsystemd=no\n\
                  pkg=apt-get\npg_bin=/usr/lib/postgresql/15/bin/postgres\naddr={addr}\n"
-            ),
+            )),
             files: Mutex::default(),
             log: Mutex::default(),
             down: Mutex::new(false),
@@ -86,7 +86,7 @@ impl Remote for Scripted {
             return Ok(ok("0\n".into()));
         }
         if line.contains("os_id=") {
-            return Ok(ok(self.probe.clone()));
+            return Ok(ok(self.probe.lock().unwrap().clone()));
         }
         let Some(at) = line.find("FAKE ") else {
             return Ok(ok(String::new()));
@@ -682,4 +682,26 @@ async fn closing_releases_the_hosts_even_while_paused_or_aborted() {
         .await
         .expect("close does not wait for a resume");
     assert!(!l.fake.primary.lock().exists() && !l.fake.standby.lock().exists());
+}
+
+#[tokio::test]
+async fn the_major_a_setup_was_made_with_is_kept_for_later_runs() {
+    let mut l = lab();
+    l.engine.connect().await.unwrap();
+    let memo = l.engine.journal().memo.get("pg_version").cloned();
+    assert_eq!(memo.as_deref(), Some("15"));
+    // Later 15 is gone and 16 installed, no cluster on the port: a rollback must still
+    // work with 15's paths.
+    for host in [&l.fake.primary, &l.fake.standby] {
+        let mut probe = host.probe.lock().unwrap();
+        *probe = probe.replace("/postgresql/15/", "/postgresql/16/");
+    }
+    l.engine.connect().await.unwrap();
+    assert_eq!(
+        l.engine
+            .cx_for(StepId::Hosts)
+            .version
+            .map(|v| v.to_string()),
+        Some("15".to_string())
+    );
 }

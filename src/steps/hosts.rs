@@ -7,9 +7,12 @@ use futures::future::join_all;
 
 use super::host_lock::{self, Holder};
 use crate::engine::{Cmd, Cx, Event, Role, Step, StepError, StepId, StepResult, UndoRecord};
-use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily};
+use crate::platform::{default_pg_version, probe_script, HostFacts, Layout, OsFamily, PgVersion};
 use crate::remote::{host_key_report, Host, HostKeyProblem, Privilege, SshOptions, Stream};
 use crate::tr;
+
+/// The journal's memo of the PostgreSQL major this setup works with.
+const VERSION_MEMO: &str = "pg_version";
 
 pub struct Hosts {
     /// The lock this engine holds on every host; none for commands that only look.
@@ -280,10 +283,14 @@ impl Step for Hosts {
             .filter(on_port)
             .max_by_key(|c| c.running)
             .map(|c| c.version);
+        // A cluster on the port is the truth; else the major this setup was made with (a
+        // rollback after another major was installed must use the recorded one's paths).
+        let recorded = cx.memo(VERSION_MEMO).and_then(|v| PgVersion::parse(&v));
         let version = cx
             .setup
             .pg_version
             .or(serving)
+            .or(recorded)
             .or_else(|| facts[0].installed.last().copied())
             .or_else(|| default_pg_version(&facts[0]))
             .ok_or_else(|| StepError::new(tr!("error.no_version")).hint(tr!("hint.set_version")))?;
@@ -367,6 +374,7 @@ impl Step for Hosts {
             }
         }
         cx.note(None, tr!("note.version", version = version));
+        cx.set_memo(VERSION_MEMO, version.to_string())?;
         cx.facts = facts;
         cx.layouts = layouts;
         cx.version = Some(version);
