@@ -28,6 +28,10 @@ pub struct Cli {
     /// Read the replication role's password from this file instead of PGREPL_REPLICA_PASSWORD.
     #[arg(long, global = true)]
     pub replica_password_file: Option<PathBuf>,
+    /// Answer SSH's password and key-passphrase prompts with the text of this file (`/dev/fd/3`
+    /// reads a file descriptor); without it, SSH uses keys and agents only.
+    #[arg(long, global = true)]
+    pub ssh_password_file: Option<PathBuf>,
     /// Where the journal and transcripts go (default: the user's state directory).
     #[arg(long, global = true, env = "PGREPL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
@@ -139,6 +143,13 @@ fn state_dir(cli: &Cli) -> PathBuf {
 pub fn load_setup(path: &Path) -> Result<Setup> {
     let config = Config::load(path)?;
     config.validate().map_err(|e| eyre!("{e}"))
+}
+
+/// The setup of `--config`, with the SSH password given on the command line.
+fn setup_for(cli: &Cli) -> Result<Setup> {
+    let mut setup = load_setup(&config_path(cli)?)?;
+    setup.ssh_password = crate::config::ssh_password(cli.ssh_password_file.as_deref())?;
+    Ok(setup)
 }
 
 fn password(cli: &Cli) -> Result<Option<Secret>> {
@@ -294,7 +305,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Some(Command::Plan) => {
-            let setup = load_setup(&config_path(&cli)?)?;
+            let setup = setup_for(&cli)?;
             let mut s = Session::open(&cli, setup, None, false, Access::Look)?;
             // As for the other commands: the printer shows the failure and its hint.
             if s.engine.run_step(StepId::Hosts).await.is_err() {
@@ -320,7 +331,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             allow_restart,
             force,
         }) => {
-            let mut setup = load_setup(&config_path(&cli)?)?;
+            let mut setup = setup_for(&cli)?;
             setup.allow.wide_cidr = *allow_wide_cidr;
             setup.allow.adopt_role = *adopt_role;
             // Asked before each step, the yes to a preview that counts the sessions counts.
@@ -408,7 +419,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(code)
         }
         Some(Command::Verify { json }) => {
-            let setup = load_setup(&config_path(&cli)?)?;
+            let setup = setup_for(&cli)?;
             let mut s = Session::open(&cli, setup, None, *json, Access::Look)?;
             // Always a report, also when a host or a server cannot be reached: the reason
             // goes into it, so scripts reading --json get JSON either way.
@@ -445,7 +456,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             })
         }
         Some(Command::Status) => {
-            let setup = load_setup(&config_path(&cli)?)?;
+            let setup = setup_for(&cli)?;
             let mut s = Session::open(&cli, setup, password(&cli)?, true, Access::Look)?;
             if s.engine.connect().await.is_err() {
                 s.finish().await;
@@ -479,7 +490,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             purge_packages,
             host,
         }) => {
-            let setup = load_setup(&config_path(&cli)?)?;
+            let setup = setup_for(&cli)?;
             let to = to.unwrap_or(StepId::Install);
             if let Some(h) = host.filter(|h| !setup.roles().contains(h)) {
                 bail!(tr!("error.unknown_host", host = h));

@@ -159,6 +159,9 @@ pub struct Setup {
     /// read from a file.
     #[serde(skip)]
     pub allow: Allow,
+    /// Answers SSH's password and passphrase prompts (`--ssh-password-file`); never saved.
+    #[serde(skip)]
+    pub ssh_password: Option<Secret>,
 }
 
 /// Choices that need an explicit yes each time.
@@ -384,6 +387,7 @@ impl Config {
                     ssh: self.ssh.clone(),
                     allow_all_databases: pg.allow_all_databases,
                     allow: Allow::default(),
+                    ssh_password: None,
                 })
             }
             _ => Err(ConfigErrors(errors)),
@@ -609,6 +613,17 @@ fn read_password_file(f: &Path) -> color_eyre::Result<Zeroizing<String>> {
     let mut text = Zeroizing::new(String::with_capacity(meta.len() as usize + 1));
     file.read_to_string(&mut text).map_err(fail)?;
     Ok(text)
+}
+
+/// The SSH password (or key passphrase) from `file`, when given.
+pub fn ssh_password(file: Option<&Path>) -> color_eyre::Result<Option<Secret>> {
+    let Some(f) = file else { return Ok(None) };
+    let text = read_password_file(f)?;
+    let pw = text.trim_end_matches(['\n', '\r']);
+    if pw.is_empty() || pw.chars().any(|c| c.is_control()) {
+        color_eyre::eyre::bail!(tr!("error.ssh_password", path = f.display()));
+    }
+    Ok(Some(Secret::new(pw)))
 }
 
 /// The replication password: from `file` when given, else `PGREPL_REPLICA_PASSWORD`.

@@ -10,6 +10,10 @@ impl Drop for SshShutdown {
 }
 
 fn main() {
+    // Started by ssh as its askpass helper (see remote::ssh): answer and go.
+    if pgrepl::remote::answer_askpass() {
+        return;
+    }
     // Before any secret is read. It cannot fail with these arguments; if it ever did,
     // pgrepl would only be as exposed as before.
     let _ = pgrepl::secret::forbid_core_dumps();

@@ -93,3 +93,57 @@ fn a_standby_behind_a_jump_host_and_host_keys_checked() {
         "the standby was not reached through the primary:\n{log}"
     );
 }
+
+/// Hosts that take a password, not a key: pgrepl answers ssh's prompt as its own askpass
+/// helper, from `--ssh-password-file`; without it, BatchMode refuses cleanly.
+#[test]
+fn hosts_that_take_only_a_password() {
+    let lab = Lab::up("sshp", "10.77.17");
+    let password = "s3cret 'ssh' $(id) ;x";
+    for (h, dir) in [(Host::Primary, "primary"), (Host::Standby, "standby")] {
+        let out = lab.ssh(h, "chpasswd", &format!("labadmin:{password}\n"));
+        assert_ok(&out, "chpasswd");
+        let conf = lab.dir.join(dir).join("sshd_config");
+        let text = std::fs::read_to_string(&conf)
+            .expect("sshd_config")
+            .replace("PasswordAuthentication no", "PasswordAuthentication yes");
+        std::fs::write(&conf, text).expect("write sshd_config");
+        lab.sh(h, "kill -HUP \"$(cat /run/sshd.pid)\"");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The sudo user's config without its key: a password is all it has.
+    let config: String = std::fs::read_to_string(lab.sudo_config())
+        .expect("sudo config")
+        .lines()
+        .filter(|l| !l.starts_with("identity_file"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = lab.state.path().join("password.toml");
+    std::fs::write(&path, config).expect("config");
+
+    let out = lab.apply(&path, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Permission denied"), "{}", text(&out));
+
+    // Outside the state directory, whose every file is checked below.
+    let secrets = tempfile::tempdir().expect("temp dir");
+    let file = secrets.path().join("ssh-password");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{password}\n").as_bytes()))
+            .expect("password file");
+    }
+    let f = file.to_string_lossy().to_string();
+    let out = lab.apply(&path, &["--ssh-password-file", &f]);
+    assert_ok(&out, "apply with an SSH password");
+    assert_streams(&lab);
+    assert!(
+        !lab.state_files_text().contains(password) && !text(&out).contains(password),
+        "the SSH password was written down"
+    );
+}

@@ -27,20 +27,22 @@ impl StateLock {
     /// Takes the lock for journal `id` in `dir`, or says at once who holds it. The file
     /// then names this process (pid and command line) for the next one to report.
     pub fn take(dir: &Path, id: &str) -> color_eyre::Result<StateLock> {
-        std::fs::create_dir_all(dir)?;
+        crate::private::create_dir(dir)?;
         let path = path(dir, id);
         let problem =
             |e: std::io::Error| eyre!(tr!("error.state_lock", path = path.display(), problem = e));
         // Not truncated on open: the holder's line is read before we hold the lock. Rust
         // opens with O_CLOEXEC, so the ssh masters pgrepl starts (which outlive it for a
         // while) never inherit the lock.
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(problem)?;
+        let mut file = crate::private::open(
+            &path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(problem)?;
         // SAFETY: flock(2) on a descriptor `file` owns and keeps open for the call.
         let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if !taken {

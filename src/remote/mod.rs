@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 pub use local::Local;
-pub use ssh::{host_key_report, shutdown, HostKeyProblem, SshOptions, SshRemote};
+pub use ssh::{answer_askpass, host_key_report, shutdown, HostKeyProblem, SshOptions, SshRemote};
 
 use crate::quote::sh;
 use crate::secret::Secret;

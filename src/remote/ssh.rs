@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 
 use super::{collect, Finished, LineSink, Remote, RemoteError};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Default)]
 pub struct SshOptions {
@@ -24,6 +25,9 @@ pub struct SshOptions {
     /// hosts are refused.
     pub accept_new_host_keys: bool,
     pub connect_timeout: Option<Duration>,
+    /// Answers ssh's password and passphrase prompts (through pgrepl as its askpass
+    /// helper); none: keys and agents only, never a prompt (BatchMode).
+    pub password: Option<Secret>,
 }
 
 impl SshOptions {
@@ -73,6 +77,12 @@ const HEARTBEAT: Duration = Duration::from_secs(60);
 
 impl SshRemote {
     pub async fn connect(opts: &SshOptions) -> Result<SshRemote, RemoteError> {
+        if let Some(password) = &opts.password {
+            let session = launch_with_askpass(opts, password).await?;
+            let session = Arc::new(session);
+            tokio::spawn(heartbeat(Arc::downgrade(&session)));
+            return Ok(SshRemote { session });
+        }
         let mut b = SessionBuilder::default();
         b.user(opts.user.clone())
             .port(opts.port)
@@ -110,6 +120,114 @@ impl SshRemote {
         tokio::spawn(heartbeat(Arc::downgrade(&session)));
         Ok(SshRemote { session })
     }
+}
+
+/// The environment variable that makes pgrepl answer as ssh's askpass helper: the path of
+/// a 0600 file, in this process's private control folder, holding the answer.
+pub const ASKPASS_ENV: &str = "PGREPL_ASKPASS_FILE";
+
+/// Starts the master connection itself, as openssh's builder would but without BatchMode,
+/// with pgrepl as `SSH_ASKPASS` (forced: no terminal is needed or used). The answer sits
+/// in a 0600 file only while ssh authenticates; it is never on a command line.
+async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Session, RemoteError> {
+    let fail = |what: &str, e: std::io::Error| RemoteError::Connection(format!("{what}: {e}"));
+    let base = control_directory().map_err(|e| fail("control directory", e))?;
+    let dir = tempfile::Builder::new()
+        .prefix(".ssh-connection")
+        .tempdir_in(&base)
+        .map_err(|e| fail("control directory", e))?
+        .keep();
+    let (ctl, log, answer) = (dir.join("master"), dir.join("log"), dir.join("askpass"));
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&answer)
+            .map_err(|e| fail("askpass", e))?;
+        f.write_all(password.expose().as_bytes())
+            .map_err(|e| fail("askpass", e))?;
+    }
+    let exe = std::env::current_exe().map_err(|e| fail("askpass", e))?;
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .arg("-E")
+        .arg(&log)
+        .arg("-S")
+        .arg(&ctl)
+        .args(["-M", "-f", "-N"])
+        .arg("-o")
+        .arg(format!("ControlPersist={IDLE_EXIT}s"))
+        .arg("-o")
+        .arg(format!(
+            "StrictHostKeyChecking={}",
+            if opts.accept_new_host_keys {
+                "accept-new"
+            } else {
+                "yes"
+            }
+        ))
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            opts.connect_timeout
+                .unwrap_or(super::CONNECT_TIMEOUT)
+                .as_secs()
+        ))
+        .arg("-o")
+        .arg(format!("ServerAliveInterval={}", SERVER_ALIVE.as_secs()))
+        .args(["-o", "NumberOfPasswordPrompts=1"])
+        .arg("-p")
+        .arg(opts.port.to_string())
+        .arg("-l")
+        .arg(&opts.user);
+    if let Some(k) = &opts.identity_file {
+        cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(k);
+    }
+    if let Some(c) = &opts.config_file {
+        cmd.arg("-F").arg(c);
+    }
+    if let Some(k) = &opts.known_hosts_file {
+        let mut o = std::ffi::OsString::from("UserKnownHostsFile=");
+        o.push(k);
+        cmd.arg("-o").arg(o);
+    }
+    cmd.arg(&opts.host)
+        .env("SSH_ASKPASS", exe)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env(ASKPASS_ENV, &answer);
+    let status = cmd.status().await;
+    // ssh -f returns once authenticated: the answer is no longer needed.
+    let _ = std::fs::remove_file(&answer);
+    let status = status.map_err(|e| fail("ssh", e))?;
+    if !status.success() {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(RemoteError::Connection(said.trim().to_string()));
+    }
+    Ok(Session::resume_mux(
+        ctl.into_boxed_path(),
+        Some(log.into_boxed_path()),
+    ))
+}
+
+/// pgrepl started by ssh as its askpass helper: prints the answer kept in the file
+/// `ASKPASS_ENV` names and returns true (the caller exits). False when pgrepl was not
+/// started so.
+pub fn answer_askpass() -> bool {
+    let Some(path) = std::env::var_os(ASKPASS_ENV) else {
+        return false;
+    };
+    let answer = std::fs::read(&path).unwrap_or_default();
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&answer);
+    let _ = out.write_all(b"\n");
+    true
 }
 
 /// A trivial command now and then: a master counts as idle only while no session is open.

@@ -61,6 +61,7 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
                 .ssh
                 .connect_timeout_secs
                 .map(std::time::Duration::from_secs),
+            password: cx.setup.ssh_password.clone(),
         })
         .collect()
 }
