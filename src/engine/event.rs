@@ -58,6 +58,11 @@ pub enum Event {
         hint: Option<String>,
     },
     Verified(VerifyReport),
+    /// A host's key is not known: what it shows now, for the view to offer trusting it.
+    UnknownHostKey {
+        host: Role,
+        report: crate::remote::HostKeyReport,
+    },
     Paused,
     Resumed,
 }

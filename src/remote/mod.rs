@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 pub use local::Local;
-pub use ssh::{answer_askpass, host_key_report, shutdown, HostKeyProblem, SshOptions, SshRemote};
+pub use ssh::{
+    answer_askpass, host_key_report, shutdown, trust_host_key, HostKeyProblem, HostKeyReport,
+    SshOptions, SshRemote,
+};
 
 use crate::quote::sh;
 use crate::secret::Secret;

@@ -440,32 +440,74 @@ async fn resolve(opts: &SshOptions) -> Option<(String, u16)> {
     Some((field("hostname ")?, field("port ")?.parse().ok()?))
 }
 
-/// The host's key fingerprints as `ssh-keyscan` reads them now (`256 SHA256:… (ED25519)`),
-/// for the user to compare with the host's own before trusting it, and the `ssh-keyscan`
-/// command that adds them to `known_hosts`. No fingerprints when the host cannot be asked
-/// directly (behind a jump host, say).
-pub async fn host_key_report(opts: &SshOptions) -> (Vec<String>, String) {
+/// What a host shows as its key now, for the user to compare with the host's own before
+/// trusting it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostKeyReport {
+    /// `256 SHA256:… host (ED25519)`; none when the host cannot be asked directly (behind
+    /// a jump host, say).
+    pub fingerprints: Vec<String>,
+    /// The `known_hosts` lines of exactly those keys: what trusting them appends.
+    pub lines: Vec<String>,
+    /// The file they go to.
+    pub known_hosts: PathBuf,
+    /// The `ssh-keyscan` command that adds them, for the user to run.
+    pub add: String,
+}
+
+/// Appends the keys a report showed to its `known_hosts` file (created 0600): the keys
+/// whose fingerprints the user saw, not a new scan.
+pub fn trust_host_key(report: &HostKeyReport) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = report.known_hosts.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&report.known_hosts)?;
+    for l in &report.lines {
+        writeln!(f, "{l}")?;
+    }
+    Ok(())
+}
+
+/// Asks the host for its keys now (`ssh-keyscan`, after `ssh -G` resolved the user's
+/// config) and fingerprints them (`ssh-keygen -l`).
+pub async fn host_key_report(opts: &SshOptions) -> HostKeyReport {
     let (host, port) = resolve(opts)
         .await
         .unwrap_or_else(|| (opts.host.clone(), opts.port));
-    let known = opts
-        .known_hosts_file
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "~/.ssh/known_hosts".into());
-    let add = format!(
-        "ssh-keyscan -p {port} {} >> {}",
-        crate::quote::sh(&host),
-        crate::quote::sh(&known)
-    );
+    let known_hosts = opts.known_hosts_file.clone().unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".ssh/known_hosts")
+    });
+    let mut report = HostKeyReport {
+        add: format!(
+            "ssh-keyscan -p {port} {} >> {}",
+            crate::quote::sh(&host),
+            crate::quote::sh(&known_hosts.display().to_string())
+        ),
+        known_hosts,
+        ..HostKeyReport::default()
+    };
     let scanned = tokio::process::Command::new("ssh-keyscan")
         .args(["-T", "5", "-p", &port.to_string(), &host])
         .stderr(std::process::Stdio::null())
         .output()
         .await;
     let Ok(scanned) = scanned else {
-        return (vec![], add);
+        return report;
     };
+    report.lines = String::from_utf8_lossy(&scanned.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
     let mut keygen = match tokio::process::Command::new("ssh-keygen")
         .args(["-l", "-f", "-"])
         .stdin(std::process::Stdio::piped())
@@ -474,13 +516,13 @@ pub async fn host_key_report(opts: &SshOptions) -> (Vec<String>, String) {
         .spawn()
     {
         Ok(c) => c,
-        Err(_) => return (vec![], add),
+        Err(_) => return report,
     };
     if let Some(mut stdin) = keygen.stdin.take() {
         use tokio::io::AsyncWriteExt;
         let _ = stdin.write_all(&scanned.stdout).await;
     }
-    let prints = keygen
+    report.fingerprints = keygen
         .wait_with_output()
         .await
         .map(|o| {
@@ -491,7 +533,7 @@ pub async fn host_key_report(opts: &SshOptions) -> (Vec<String>, String) {
                 .collect()
         })
         .unwrap_or_default();
-    (prints, add)
+    report
 }
 
 #[cfg(test)]

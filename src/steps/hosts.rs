@@ -69,7 +69,7 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
 /// Why a host could not be reached, and what fixes it. A host key ssh refused is named as
 /// such: an unknown one with the fingerprints the host shows now and the line that trusts
 /// it (after comparing them with the host's own), a changed one as the stop it is.
-async fn connect_error(r: Role, o: &SshOptions, problem: &str) -> StepError {
+async fn connect_error(cx: &Cx, r: Role, o: &SshOptions, problem: &str) -> StepError {
     let error = StepError::new(tr!("error.connect_host", host = r, problem = problem));
     match HostKeyProblem::from_error(problem) {
         Some(HostKeyProblem::Changed) => error.hint(tr!(
@@ -82,12 +82,16 @@ async fn connect_error(r: Role, o: &SshOptions, problem: &str) -> StepError {
                 .unwrap_or_else(|| "~/.ssh/known_hosts".into())
         )),
         Some(HostKeyProblem::Unknown) => {
-            let (prints, add) = host_key_report(o).await;
-            let prints = if prints.is_empty() {
+            let report = host_key_report(o).await;
+            let prints = if report.fingerprints.is_empty() {
                 "-".to_string()
             } else {
-                prints.join("; ")
+                report.fingerprints.join("; ")
             };
+            let add = report.add.clone();
+            if !report.lines.is_empty() {
+                cx.events.send(Event::UnknownHostKey { host: r, report });
+            }
             error.hint(tr!(
                 "hint.host_key_unknown",
                 fingerprints = prints,
@@ -207,7 +211,7 @@ impl Step for Hosts {
         for ((&r, res), o) in roles.iter().zip(connected).zip(&options) {
             let remote = match res {
                 Ok(remote) => remote,
-                Err(e) => return Err(connect_error(r, o, &e.to_string()).await),
+                Err(e) => return Err(connect_error(cx, r, o, &e.to_string()).await),
             };
             hosts.push(Host::new(remote, Privilege::Root));
         }

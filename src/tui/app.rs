@@ -26,6 +26,8 @@ pub enum Action {
     EngineStarted(Journal),
     EngineFailed(String),
     Saved(Result<PathBuf, String>),
+    /// The host keys the user accepted were written to known_hosts (or could not be).
+    KeyTrusted(Result<(), String>),
     /// SIGTERM or SIGHUP: stop as a confirmed quit would.
     Terminate,
 }
@@ -39,6 +41,8 @@ pub enum Effect {
     SetPaused(bool),
     Abort,
     Save(Config),
+    /// Append the keys a host showed, which the user accepted, to known_hosts.
+    TrustHostKey(crate::remote::HostKeyReport),
     /// An event for the transcript only (what a preview showed, pause and resume).
     Log(Event),
     Quit,
@@ -70,6 +74,8 @@ pub enum Confirm {
     Resume,
     /// Every step is done: connect and verify again.
     Recheck,
+    /// Trust the host key shown (kept in `App::untrusted`).
+    TrustKey,
 }
 
 pub enum Modal {
@@ -143,6 +149,9 @@ pub struct App {
     pub paused: bool,
     pub connected: bool,
     pub standby_addresses: Vec<String>,
+    /// A host whose key ssh did not know, with what it shows now: offered for trust once
+    /// the failed step has ended.
+    pub untrusted: Option<(Role, crate::remote::HostKeyReport)>,
     pub(super) cidr_offer_due: bool,
     pub(super) cidr_offered: bool,
     pub journal: Option<Journal>,
@@ -187,6 +196,7 @@ impl App {
             paused: false,
             connected: false,
             standby_addresses: vec![],
+            untrusted: None,
             cidr_offer_due: false,
             cidr_offered: false,
             journal: None,
@@ -250,6 +260,11 @@ impl App {
                 self.say(Level::Info, tr!("tui.form.saved", path = p.display()))
             }
             Action::Saved(Err(e)) => self.say(Level::Error, e),
+            Action::KeyTrusted(Ok(())) => {
+                self.say(Level::Info, tr!("tui.trust.done"));
+                self.prepare(self.selected_step());
+            }
+            Action::KeyTrusted(Err(e)) => self.say(Level::Error, e),
             Action::Terminate => self.confirmed(Confirm::Quit),
         }
     }

@@ -315,6 +315,11 @@ impl App {
             Confirm::Everyone(run_all) => self.submit_form(run_all, true),
             Confirm::Resume => self.start_run_all(),
             Confirm::Recheck => self.start_recheck(),
+            Confirm::TrustKey => {
+                if let Some((_, report)) = self.untrusted.take() {
+                    self.effects.push(Effect::TrustHostKey(report));
+                }
+            }
         }
     }
 
@@ -323,6 +328,10 @@ impl App {
             Confirm::Everyone(_) => self.form.focus = Field::Cidr,
             Confirm::Resume | Confirm::Recheck => {
                 self.say(Level::Info, tr!("tui.status.resume_later"))
+            }
+            Confirm::TrustKey => {
+                self.untrusted = None;
+                self.say(Level::Warn, tr!("tui.trust.declined"));
             }
             Confirm::Quit | Confirm::Abort | Confirm::Rollback(_) => {}
         }

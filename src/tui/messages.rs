@@ -100,12 +100,38 @@ impl App {
                 self.verify.push(r);
                 self.verify.sort_by_key(|v| v.host);
             }
+            Event::UnknownHostKey { host, report } => self.untrusted = Some((host, report)),
             Event::Paused => self.paused = true,
             Event::Resumed => {}
         }
     }
 
     pub(super) fn on_reply(&mut self, r: Reply) {
+        self.answer_reply(r);
+        self.offer_trust();
+    }
+
+    /// Once the step that met an unknown host key has ended, its fingerprints are shown
+    /// and the user chooses: trusted keys go to known_hosts and the step runs again.
+    fn offer_trust(&mut self) {
+        if self.busy.is_some() || matches!(self.modal, Some(Modal::Confirm { .. })) {
+            return;
+        }
+        let Some((host, report)) = &self.untrusted else {
+            return;
+        };
+        let mut body = vec![tr!("tui.trust.body", host = host), String::new()];
+        body.extend(report.fingerprints.iter().cloned());
+        body.push(String::new());
+        body.push(tr!("tui.trust.file", path = report.known_hosts.display()));
+        self.modal = Some(Modal::Confirm {
+            kind: Confirm::TrustKey,
+            title: tr!("tui.trust.title"),
+            body,
+        });
+    }
+
+    fn answer_reply(&mut self, r: Reply) {
         match r {
             Reply::Journal(j) => {
                 self.apply_journal(&j);

@@ -324,6 +324,16 @@ impl Runtime {
                 let r = save(&self.state_dir, &config);
                 app.update(Action::Saved(r));
             }
+            Effect::TrustHostKey(report) => {
+                let r = crate::remote::trust_host_key(&report).map_err(|e| {
+                    tr!(
+                        "tui.trust.failed",
+                        path = report.known_hosts.display(),
+                        problem = e
+                    )
+                });
+                app.update(Action::KeyTrusted(r));
+            }
             Effect::Log(e) => self.log(&e),
             Effect::Quit => {}
         }

@@ -734,3 +734,44 @@ fn every_standby_has_its_pane_and_gauge() {
     // A host the setup does not have changes nothing (and does not panic).
     command(&mut app, StepId::BaseBackup, Role::Standby(3), "x", &[], 0);
 }
+
+#[test]
+fn an_unknown_host_key_is_offered_for_trust_after_the_step_ends() {
+    let mut app = started();
+    let report = crate::remote::HostKeyReport {
+        fingerprints: vec!["256 SHA256:abc 10.0.1.11 (ED25519)".into()],
+        lines: vec!["10.0.1.11 ssh-ed25519 AAAA".into()],
+        known_hosts: PathBuf::from("/root/.ssh/known_hosts"),
+        add: "ssh-keyscan -p 22 10.0.1.11 >> /root/.ssh/known_hosts".into(),
+    };
+    app.busy = Some(Busy::Running(StepId::Hosts));
+    event(
+        &mut app,
+        Event::UnknownHostKey {
+            host: Role::STANDBY,
+            report: report.clone(),
+        },
+    );
+    assert!(app.modal.is_none(), "not while the step still runs");
+    app.update(Action::Reply(Reply::Ran {
+        step: StepId::Hosts,
+        outcome: Err("Host key verification failed.".into()),
+    }));
+    let shown = text(&app, 120, 30);
+    assert!(shown.contains("SHA256:abc"), "{shown}");
+    key(&mut app, KeyCode::Char('y'));
+    match app.take_effects().as_slice() {
+        [Effect::TrustHostKey(r)] => assert_eq!(r, &report),
+        other => panic!(
+            "expected the key to be trusted, got {} effects",
+            other.len()
+        ),
+    }
+    app.update(Action::KeyTrusted(Ok(())));
+    assert!(
+        sends(&mut app)
+            .iter()
+            .any(|c| matches!(c, Command::Prepare(_))),
+        "connects again"
+    );
+}
