@@ -29,6 +29,8 @@ pub enum Command {
     Rollback(StepId),
     /// The user picked another allowed network after seeing the standby's addresses.
     SetCidr(IpNet),
+    /// The user typed the SSH password (or key passphrase) a host asked for.
+    SetSshPassword(crate::secret::Secret),
     Shutdown,
 }
 
@@ -174,6 +176,11 @@ async fn serve(
             // An answer with no question waiting (the run ended meanwhile).
             Command::Answer(_) => {}
             Command::SetCidr(net) => engine.set_allowed_cidr(net),
+            Command::SetSshPassword(p) => {
+                let mut setup = engine.setup().clone();
+                setup.ssh_password = Some(p);
+                engine.set_setup(setup);
+            }
             Command::Shutdown => break,
         }
         send(Reply::Journal(engine.journal()));
@@ -209,6 +216,11 @@ impl Driver for Wizard<'_> {
                 Some(Command::SetCidr(net)) => {
                     let mut setup = engine.setup().clone();
                     setup.allowed_cidr = net;
+                    return Answer::Change(Box::new(setup));
+                }
+                Some(Command::SetSshPassword(p)) => {
+                    let mut setup = engine.setup().clone();
+                    setup.ssh_password = Some(p);
                     return Answer::Change(Box::new(setup));
                 }
                 Some(Command::Shutdown) | None => {

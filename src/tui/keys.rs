@@ -288,6 +288,26 @@ impl App {
                 KeyCode::Enter | KeyCode::Esc | KeyCode::Char('v') => {}
                 _ => self.modal = Some(Modal::Card),
             },
+            Modal::SshPassword(mut input) => match k.code {
+                KeyCode::Enter if !input.value().is_empty() => {
+                    let password = crate::secret::Secret::new(input.value());
+                    self.effects
+                        .push(Effect::Send(super::engine_task::Command::SetSshPassword(
+                            password,
+                        )));
+                    self.say(Level::Info, tr!("tui.ssh_password.sent"));
+                    self.prepare(self.selected_step());
+                }
+                KeyCode::Esc => self.say(Level::Warn, tr!("tui.ssh_password.cancelled")),
+                _ => {
+                    if let Some(req) = tui_input::backend::crossterm::to_input_request(
+                        &ratatui::crossterm::event::Event::Key(k),
+                    ) {
+                        input.handle(req);
+                    }
+                    self.modal = Some(Modal::SshPassword(input));
+                }
+            },
             Modal::Error(e) => match k.code {
                 KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q') => {}
                 _ => self.modal = Some(Modal::Error(e)),

@@ -92,6 +92,9 @@ impl App {
                 notes.push(text);
             }
             Event::Failed { step, error, hint } => {
+                if step == StepId::Hosts && error.contains("Permission denied") {
+                    self.ssh_password_wanted = true;
+                }
                 self.steps[step.index()].error = Some((error, hint));
                 self.selected = step.index();
             }
@@ -118,6 +121,9 @@ impl App {
             return;
         }
         let Some((host, report)) = &self.untrusted else {
+            if std::mem::take(&mut self.ssh_password_wanted) {
+                self.modal = Some(Modal::SshPassword(tui_input::Input::default()));
+            }
             return;
         };
         let mut body = vec![tr!("tui.trust.body", host = host), String::new()];

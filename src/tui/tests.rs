@@ -775,3 +775,39 @@ fn an_unknown_host_key_is_offered_for_trust_after_the_step_ends() {
         "connects again"
     );
 }
+
+#[test]
+fn a_host_that_wants_a_password_gets_a_masked_field() {
+    let mut app = started();
+    app.busy = Some(Busy::Running(StepId::Hosts));
+    event(
+        &mut app,
+        Event::Failed {
+            step: StepId::Hosts,
+            error: "cannot connect to the standby: root@10.0.1.11: Permission denied (publickey,password).".into(),
+            hint: None,
+        },
+    );
+    app.update(Action::Reply(Reply::Ran {
+        step: StepId::Hosts,
+        outcome: Err("failed".into()),
+    }));
+    assert!(matches!(app.modal, Some(Modal::SshPassword(_))));
+    chars(&mut app, "pa$$word");
+    let shown = text(&app, 120, 30);
+    assert!(
+        shown.contains("••••••••") && !shown.contains("pa$$word"),
+        "{shown}"
+    );
+    key(&mut app, KeyCode::Enter);
+    let sent = sends(&mut app);
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::SetSshPassword(p) if p.expose() == "pa$$word")),
+        "the password goes to the engine"
+    );
+    assert!(
+        sent.iter().any(|c| matches!(c, Command::Prepare(_))),
+        "and it connects again"
+    );
+}
