@@ -401,14 +401,19 @@ fn the_files_edited_are_the_ones_the_server_reads() {
     let lab = Lab::up("use", "10.77.8");
     lab.sh(
         Host::Standby,
-        "pg_createcluster 15 main -d /srv/pgdata >/dev/null && echo mine > /srv/pgdata/MARKER",
+        // Under /var/lib/postgresql, which each lab host has to itself.
+        "pg_createcluster 15 main -d /var/lib/postgresql/elsewhere >/dev/null \
+         && echo mine > /var/lib/postgresql/elsewhere/MARKER",
     );
     let out = lab.apply(&lab.config(), &[]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("/srv/pgdata"),
+        text(&out).contains("/var/lib/postgresql/elsewhere"),
         "the refusal names the server's data directory:\n{}",
         text(&out)
     );
-    assert_eq!(lab.sh(Host::Standby, "cat /srv/pgdata/MARKER"), "mine");
+    assert_eq!(
+        lab.sh(Host::Standby, "cat /var/lib/postgresql/elsewhere/MARKER"),
+        "mine"
+    );
 }
