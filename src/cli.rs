@@ -76,6 +76,11 @@ pub enum Command {
         /// look like this.
         #[arg(long)]
         force: bool,
+        /// When firewalld or ufw is active on the primary, add the rule that admits the
+        /// standbys' network to PostgreSQL (rollback removes it); without this pgrepl only
+        /// shows the rule.
+        #[arg(long)]
+        open_firewall: bool,
     },
     /// Check that the standby streams from the primary.
     Verify {
@@ -330,6 +335,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             adopt_role,
             allow_restart,
             force,
+            open_firewall,
         }) => {
             let mut setup = setup_for(&cli)?;
             setup.allow.wide_cidr = *allow_wide_cidr;
@@ -337,6 +343,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             // Asked before each step, the yes to a preview that counts the sessions counts.
             setup.allow.restart = *allow_restart || !*yes;
             setup.allow.force = *force;
+            setup.allow.open_firewall = *open_firewall;
             // Refused before any step changes anything, not at the whitelist.
             crate::steps::refuse_a_wide_network(&setup)
                 .map_err(|e| eyre!("{}\n{}", e.message, e.hint.unwrap_or_default()))?;

@@ -176,6 +176,9 @@ pub struct Allow {
     pub restart: bool,
     /// Replace a "standby" that runs as a primary holding data (`--force`).
     pub force: bool,
+    /// Add the rule that admits the standbys to an active host firewall on the primary
+    /// (`--open-firewall`); rollback takes it away.
+    pub open_firewall: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

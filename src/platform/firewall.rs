@@ -11,18 +11,35 @@ elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status
 
 /// The command that admits `net` to `port`/tcp on the firewall `PROBE` named.
 pub fn allow_command(firewall: &str, net: &IpNet, port: u16) -> Option<String> {
+    rule_command(firewall, net, port, true)
+}
+
+/// The command that takes that rule away again (rollback of `--open-firewall`).
+pub fn close_command(firewall: &str, net: &IpNet, port: u16) -> Option<String> {
+    rule_command(firewall, net, port, false)
+}
+
+fn rule_command(firewall: &str, net: &IpNet, port: u16, add: bool) -> Option<String> {
     match firewall.trim() {
         "firewalld" => {
             let family = if net.addr().is_ipv4() { "ipv4" } else { "ipv6" };
             let rule = format!(
                 "rule family=\"{family}\" source address=\"{net}\" port port=\"{port}\" protocol=\"tcp\" accept"
             );
+            let verb = if add { "add" } else { "remove" };
             Some(format!(
-                "firewall-cmd --permanent --add-rich-rule={} && firewall-cmd --reload",
+                "firewall-cmd --permanent --{verb}-rich-rule={} && firewall-cmd --reload",
                 sh(&rule)
             ))
         }
-        "ufw" => Some(format!("ufw allow from {net} to any port {port} proto tcp")),
+        "ufw" => {
+            let rule = format!("allow from {net} to any port {port} proto tcp");
+            Some(if add {
+                format!("ufw {rule}")
+            } else {
+                format!("ufw delete {rule}")
+            })
+        }
         _ => None,
     }
 }
@@ -49,5 +66,11 @@ mod tests {
             .unwrap()
             .contains("ipv6"));
         assert_eq!(allow_command("", &net, 5432), None);
+        assert_eq!(
+            close_command("ufw", &net, 5432).unwrap(),
+            "ufw delete allow from 10.0.1.0/24 to any port 5432 proto tcp"
+        );
+        let closing = close_command("firewalld", &net, 5433).unwrap();
+        assert_eq!(closing, f.replace("--add-rich-rule", "--remove-rich-rule"));
     }
 }

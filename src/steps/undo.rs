@@ -66,6 +66,8 @@ pub enum Undo {
     /// Restart the server if it runs, so restored config files take effect. Recorded
     /// before the edits it belongs to, so that rollback runs it after restoring them.
     Restart { host: Role },
+    /// Take away a firewall rule pgrepl added (`--open-firewall`), with this command.
+    CloseFirewall { host: Role, command: String },
 }
 
 /// Old journals did not say; assume there was an original, so nothing is ever removed.
@@ -161,15 +163,6 @@ async fn revert_shared(cx: &Cx, u: &Undo) -> Option<StepResult<()>> {
     })
 }
 
-/// The revert of a step whose records are all shared ones.
-pub async fn revert_shared_only(
-    cx: &Cx,
-    step: crate::engine::StepId,
-    record: &UndoRecord,
-) -> StepResult<()> {
-    revert_common(cx, step, &Undo::parse(record)?).await
-}
-
 /// What reverting `record` will do, in one line.
 pub fn describe_record(record: &UndoRecord) -> String {
     match Undo::parse(record) {
@@ -206,6 +199,9 @@ pub fn describe(u: &Undo) -> String {
         Undo::DropTable { name } => tr!("undo.drop_table", table = name),
         Undo::Restart { host } => tr!("undo.restart", host = host),
         Undo::Reload { host } => tr!("undo.reload", host = host),
+        Undo::CloseFirewall { host, command } => {
+            tr!("undo.close_firewall", host = host, command = command)
+        }
         Undo::RemovePackages { host, packages } => tr!(
             "undo.remove_packages",
             host = host,

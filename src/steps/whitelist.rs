@@ -155,18 +155,32 @@ async fn say_the_firewall_rule(cx: &Cx) -> StepResult<()> {
     let found = cx
         .run(Role::Primary, Cmd::read(firewall::PROBE).quiet())
         .await?;
-    if let Some(rule) =
-        firewall::allow_command(&found.stdout, &cx.setup.allowed_cidr, cx.setup.pg_port)
-    {
+    let (net, port) = (&cx.setup.allowed_cidr, cx.setup.pg_port);
+    let (Some(open), Some(close)) = (
+        firewall::allow_command(&found.stdout, net, port),
+        firewall::close_command(&found.stdout, net, port),
+    ) else {
+        return Ok(());
+    };
+    if !cx.setup.allow.open_firewall {
         cx.explain(
             Role::Primary,
             tr!(
                 "note.firewall",
                 firewall = found.stdout.trim(),
-                command = rule
+                command = open
             ),
         );
+        return Ok(());
     }
+    super::undo::remember(
+        cx,
+        Undo::CloseFirewall {
+            host: Role::Primary,
+            command: close,
+        },
+    )?;
+    cx.change(Role::Primary, Cmd::new(open)).await?;
     Ok(())
 }
 
@@ -511,7 +525,13 @@ impl Step for Whitelist {
     }
 
     async fn revert(&self, cx: &Cx, record: &UndoRecord) -> StepResult<()> {
-        super::undo::revert_shared_only(cx, self.id(), record).await
+        match Undo::parse(record)? {
+            Undo::CloseFirewall { host, command } => {
+                cx.change(host, Cmd::new(command)).await?;
+                Ok(())
+            }
+            other => super::undo::revert_common(cx, self.id(), &other).await,
+        }
     }
 }
 
