@@ -271,7 +271,9 @@ impl Cx {
         {
             self.events.send(Event::Resumed);
         }
-        if self.control.take_abort() {
+        // The abort stays set until the step ends (run_step clears it at the next start):
+        // commands running at once on several standbys must all see it, not the first.
+        if self.control.is_aborting() {
             return Err(StepError::aborted());
         }
         let host = self.host(r)?;
@@ -335,8 +337,7 @@ impl Cx {
             status: done.status,
             elapsed: started.elapsed(),
         });
-        let flagged = self.control.take_abort();
-        if aborted || flagged {
+        if aborted || self.control.is_aborting() {
             return Err(StepError::aborted());
         }
         Ok(done)
@@ -523,7 +524,10 @@ mod control_tests {
         assert!(err.aborted, "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(!running(&marker), "the remote command survived the abort");
-        // The next command runs normally: an abort is consumed once.
+        // The abort holds for the rest of the step: a command on another standby that
+        // starts after it stops too. The next step starts clean (run_step clears it).
+        assert!(cx.run(Role::Primary, Cmd::new("true")).await.unwrap_err().aborted);
+        cx.control.take_abort();
         assert!(cx.run(Role::Primary, Cmd::new("true")).await.unwrap().ok());
     }
 

@@ -349,9 +349,13 @@ impl Engine {
                 Ok(state)
             }
             Err(e) => {
+                // Forget the hosts so that the next step (or a retry) connects again; after a
+                // failed `hosts` too, whose refusals must not be skipped by a view that sees
+                // hosts and layouts left from it.
                 if e.lost_connection {
-                    // Forget the hosts so that the next step (or a retry) connects again.
                     self.cx.hosts.clear();
+                }
+                if e.lost_connection || id == StepId::Hosts {
                     self.cx.layouts.clear();
                     self.cx.facts.clear();
                 }

@@ -705,3 +705,17 @@ async fn the_major_a_setup_was_made_with_is_kept_for_later_runs() {
         Some("15".to_string())
     );
 }
+
+#[tokio::test]
+async fn a_refusal_of_hosts_leaves_the_engine_unconnected() {
+    let mut l = lab();
+    // The standby's cluster lives outside the layout: hosts refuses it...
+    {
+        let mut probe = l.fake.standby.probe.lock().unwrap();
+        probe.push_str("cluster=15 main 5432 down postgres /srv/elsewhere\n");
+    }
+    assert!(l.engine.connect().await.is_err());
+    // ...and no view may go on as if it had not: no facts, no layouts left behind.
+    assert!(!l.engine.connected());
+    assert!(l.engine.standby_addresses().is_empty());
+}
