@@ -11,8 +11,8 @@ impl Drop for SshShutdown {
 
 fn main() {
     // Started by ssh as its askpass helper (see remote::ssh): answer and go.
-    if pgrepl::remote::answer_askpass() {
-        return;
+    if let Some(code) = pgrepl::remote::answer_askpass() {
+        std::process::exit(code);
     }
     // Before any secret is read. It cannot fail with these arguments; if it ever did,
     // pgrepl would only be as exposed as before.

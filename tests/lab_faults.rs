@@ -161,10 +161,19 @@ fn ssh_drops_during_the_base_backup(lab: &Lab) -> Outcome {
     )?;
     killed?;
     ensure(!status.success(), "apply went on without its connection")?;
-    let said = lab.state_files_text();
+    // The transcript (not the journal, which names every step anyway) says which step
+    // failed, and the lost connection on which host.
+    let transcript: String = std::fs::read_dir(lab.state.path())
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("transcript-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
     ensure(
-        said.contains("base-backup") && said.contains("standby"),
-        "the transcript names neither the step nor the host",
+        transcript.contains("==> base-backup: failed")
+            && transcript.contains("step base-backup failed")
+            && transcript.contains("standby"),
+        format!("the transcript does not say what failed where:\n{transcript}"),
     )?;
     retry_streams(lab, &lab.config())
 }

@@ -526,7 +526,12 @@ mod control_tests {
         assert!(!running(&marker), "the remote command survived the abort");
         // The abort holds for the rest of the step: a command on another standby that
         // starts after it stops too. The next step starts clean (run_step clears it).
-        assert!(cx.run(Role::Primary, Cmd::new("true")).await.unwrap_err().aborted);
+        assert!(
+            cx.run(Role::Primary, Cmd::new("true"))
+                .await
+                .unwrap_err()
+                .aborted
+        );
         cx.control.take_abort();
         assert!(cx.run(Role::Primary, Cmd::new("true")).await.unwrap().ok());
     }

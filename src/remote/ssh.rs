@@ -125,19 +125,35 @@ impl SshRemote {
 /// The environment variable that makes pgrepl answer as ssh's askpass helper: the path of
 /// a 0600 file, in this process's private control folder, holding the answer.
 pub const ASKPASS_ENV: &str = "PGREPL_ASKPASS_FILE";
+/// `user@host` as ssh names the target in its password prompt, and whether a proxy (a jump
+/// host, whose own prompts must never get the target's password) is in the way.
+const ASKPASS_FOR_ENV: &str = "PGREPL_ASKPASS_FOR";
+const ASKPASS_PROXY_ENV: &str = "PGREPL_ASKPASS_PROXY";
+
+/// Removes the answer file however the launch ends.
+struct AnswerFile(PathBuf);
+
+impl Drop for AnswerFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// Starts the master connection itself, as openssh's builder would but without BatchMode,
-/// with pgrepl as `SSH_ASKPASS` (forced: no terminal is needed or used). The answer sits
-/// in a 0600 file only while ssh authenticates; it is never on a command line.
+/// with pgrepl as `SSH_ASKPASS` (forced, and with no terminal to fall back to). The answer
+/// sits in a 0600 file only while ssh authenticates; it is never on a command line, and
+/// the helper gives it only to a prompt for this target (see [`answer_askpass`]).
 async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Session, RemoteError> {
     let fail = |what: &str, e: std::io::Error| RemoteError::Connection(format!("{what}: {e}"));
+    let exe = std::env::current_exe().map_err(|e| fail("askpass", e))?;
+    let target = resolve_target(opts).await;
     let base = control_directory().map_err(|e| fail("control directory", e))?;
     let dir = tempfile::Builder::new()
         .prefix(".ssh-connection")
         .tempdir_in(&base)
-        .map_err(|e| fail("control directory", e))?
-        .keep();
-    let (ctl, log, answer) = (dir.join("master"), dir.join("log"), dir.join("askpass"));
+        .map_err(|e| fail("control directory", e))?;
+    let (ctl, log) = (dir.path().join("master"), dir.path().join("log"));
+    let answer = AnswerFile(dir.path().join("askpass"));
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
@@ -145,16 +161,17 @@ async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Ses
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&answer)
+            .open(&answer.0)
             .map_err(|e| fail("askpass", e))?;
         f.write_all(password.expose().as_bytes())
             .map_err(|e| fail("askpass", e))?;
     }
-    let exe = std::env::current_exe().map_err(|e| fail("askpass", e))?;
+    let timeout = opts.connect_timeout.unwrap_or(super::CONNECT_TIMEOUT) + Duration::from_secs(30);
     let mut cmd = tokio::process::Command::new("ssh");
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
         .arg("-E")
         .arg(&log)
         .arg("-S")
@@ -199,35 +216,131 @@ async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Ses
     cmd.arg(&opts.host)
         .env("SSH_ASKPASS", exe)
         .env("SSH_ASKPASS_REQUIRE", "force")
-        .env(ASKPASS_ENV, &answer);
-    let status = cmd.status().await;
+        .env(ASKPASS_ENV, &answer.0)
+        .env(ASKPASS_FOR_ENV, &target.user_at_host)
+        .env(ASKPASS_PROXY_ENV, if target.proxied { "yes" } else { "no" });
+    // Before OpenSSH 8.4 SSH_ASKPASS_REQUIRE is unknown: with DISPLAY set and no terminal
+    // to read from (its own session), ssh asks the helper all the same.
+    if std::env::var_os("DISPLAY").is_none() {
+        cmd.env("DISPLAY", "pgrepl");
+    }
+    // SAFETY: setsid() is async-signal-safe and touches nothing of the parent's.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let status = tokio::time::timeout(timeout, cmd.status()).await;
     // ssh -f returns once authenticated: the answer is no longer needed.
-    let _ = std::fs::remove_file(&answer);
-    let status = status.map_err(|e| fail("ssh", e))?;
+    drop(answer);
+    let status = match status {
+        Ok(s) => s.map_err(|e| fail("ssh", e))?,
+        Err(_) => {
+            return Err(RemoteError::Connection(format!(
+                "ssh did not connect within {} s",
+                timeout.as_secs()
+            )))
+        }
+    };
     if !status.success() {
         let said = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&dir);
         return Err(RemoteError::Connection(said.trim().to_string()));
     }
+    // The master lives on in the folder; this process's shutdown removes it.
+    let dir = dir.keep();
     Ok(Session::resume_mux(
-        ctl.into_boxed_path(),
-        Some(log.into_boxed_path()),
+        dir.join("master").into_boxed_path(),
+        Some(dir.join("log").into_boxed_path()),
     ))
 }
 
-/// pgrepl started by ssh as its askpass helper: prints the answer kept in the file
-/// `ASKPASS_ENV` names and returns true (the caller exits). False when pgrepl was not
-/// started so.
-pub fn answer_askpass() -> bool {
-    let Some(path) = std::env::var_os(ASKPASS_ENV) else {
-        return false;
+/// Who ssh will log in as, where (`ssh -G`, so the user's config is followed), and
+/// whether a proxy stands between.
+struct Target {
+    user_at_host: String,
+    proxied: bool,
+}
+
+async fn resolve_target(opts: &SshOptions) -> Target {
+    let g = ssh_g(opts).await;
+    let field = |name: &str| {
+        g.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
     };
-    let answer = std::fs::read(&path).unwrap_or_default();
+    let user = field("user ").unwrap_or_else(|| opts.user.clone());
+    let host = field("hostname ").unwrap_or_else(|| opts.host.clone());
+    let proxied = ["proxyjump ", "proxycommand "]
+        .iter()
+        .any(|k| field(k).is_some_and(|v| v != "none"));
+    Target {
+        user_at_host: format!("{user}@{host}"),
+        proxied,
+    }
+}
+
+/// pgrepl started by ssh as its askpass helper: `Some(exit code)` (the caller exits with
+/// it), `None` when pgrepl was not started so. The answer goes only to a prompt for this
+/// target's password, or for a key's passphrase; a jump host's prompt, a yes/no question
+/// or anything else gets nothing. The file must be a private one of this account's in a
+/// pgrepl control folder: the variable alone never makes pgrepl print a file.
+pub fn answer_askpass() -> Option<i32> {
+    let path = PathBuf::from(std::env::var_os(ASKPASS_ENV)?);
+    let prompt = std::env::args().nth(1).unwrap_or_default();
+    let target = std::env::var(ASKPASS_FOR_ENV).unwrap_or_default();
+    let proxied = std::env::var(ASKPASS_PROXY_ENV).map_or(true, |v| v != "no");
+    if !prompt_wants_the_answer(&prompt, &target, proxied) {
+        return Some(1);
+    }
+    let Some(answer) = read_answer(&path) else {
+        return Some(1);
+    };
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(&answer);
-    let _ = out.write_all(b"\n");
-    true
+    let written = out.write_all(&answer).and_then(|_| out.write_all(b"\n"));
+    Some(if written.is_ok() { 0 } else { 1 })
+}
+
+fn prompt_wants_the_answer(prompt: &str, target: &str, proxied: bool) -> bool {
+    let p = prompt.to_lowercase();
+    if p.contains("passphrase") {
+        return true;
+    }
+    if !p.contains("password") {
+        return false;
+    }
+    // `user@host's password:`, for this target only; a bare `Password:` (PAM) only when
+    // no jump host could be the one asking.
+    (!target.is_empty() && p.contains(&format!("{}'s password", target.to_lowercase())))
+        || (!proxied && p.trim() == "password:")
+}
+
+fn read_answer(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let folder = path.parent()?.parent()?;
+    let in_ours = folder.parent() == Some(control_base().as_path())
+        && folder
+            .file_name()?
+            .to_string_lossy()
+            .starts_with("pgrepl-ssh-");
+    if !in_ours {
+        return None;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let m = f.metadata().ok()?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !m.is_file() || m.uid() != me || m.mode() & 0o077 != 0 {
+        return None;
+    }
+    let mut answer = vec![];
+    f.read_to_end(&mut answer).ok()?;
+    Some(answer)
 }
 
 /// A trivial command now and then: a master counts as idle only while no session is open.
@@ -417,9 +530,8 @@ impl HostKeyProblem {
     }
 }
 
-/// Where `opts` really leads (`ssh -G`: aliases, `HostName` and `Port` from the user's
-/// config resolved): host name and port.
-async fn resolve(opts: &SshOptions) -> Option<(String, u16)> {
+/// `ssh -G` for `opts`: the options ssh will use, the user's config followed.
+async fn ssh_g(opts: &SshOptions) -> String {
     let mut cmd = tokio::process::Command::new("ssh");
     if let Some(f) = &opts.config_file {
         cmd.arg("-F").arg(f);
@@ -428,16 +540,34 @@ async fn resolve(opts: &SshOptions) -> Option<(String, u16)> {
         .arg("-G")
         .arg("-p")
         .arg(opts.port.to_string())
+        .arg("-l")
+        .arg(&opts.user)
         .arg(&opts.host)
         .output()
-        .await
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+        .await;
+    out.map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default()
+}
+
+/// Where `opts` really leads: host name, port, the known_hosts file ssh reads first, and
+/// whether a proxy stands between (then a direct scan would ask another machine).
+async fn resolve(opts: &SshOptions) -> Option<(String, u16, Option<PathBuf>, bool)> {
+    let g = ssh_g(opts).await;
     let field = |name: &str| {
-        text.lines()
+        g.lines()
             .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
     };
-    Some((field("hostname ")?, field("port ")?.parse().ok()?))
+    let proxied = ["proxyjump ", "proxycommand "]
+        .iter()
+        .any(|k| field(k).is_some_and(|v| v != "none"));
+    let known =
+        field("userknownhostsfile ").and_then(|v| v.split_whitespace().next().map(PathBuf::from));
+    Some((
+        field("hostname ")?,
+        field("port ")?.parse().ok()?,
+        known,
+        proxied,
+    ))
 }
 
 /// What a host shows as its key now, for the user to compare with the host's own before
@@ -453,6 +583,9 @@ pub struct HostKeyReport {
     pub known_hosts: PathBuf,
     /// The `ssh-keyscan` command that adds them, for the user to run.
     pub add: String,
+    /// `host:port` that was asked.
+    #[serde(default)]
+    pub scanned: String,
 }
 
 /// Appends the keys a report showed to its `known_hosts` file (created 0600): the keys
@@ -477,16 +610,23 @@ pub fn trust_host_key(report: &HostKeyReport) -> std::io::Result<()> {
 /// Asks the host for its keys now (`ssh-keyscan`, after `ssh -G` resolved the user's
 /// config) and fingerprints them (`ssh-keygen -l`).
 pub async fn host_key_report(opts: &SshOptions) -> HostKeyReport {
-    let (host, port) = resolve(opts)
+    let (host, port, known, proxied) = resolve(opts)
         .await
-        .unwrap_or_else(|| (opts.host.clone(), opts.port));
-    let known_hosts = opts.known_hosts_file.clone().unwrap_or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(".ssh/known_hosts")
-    });
+        .unwrap_or_else(|| (opts.host.clone(), opts.port, None, false));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let known_hosts = opts
+        .known_hosts_file
+        .clone()
+        .or(known)
+        .map(|p| match p.strip_prefix("~") {
+            Ok(rest) => home.join(rest),
+            Err(_) => p,
+        })
+        .unwrap_or_else(|| home.join(".ssh/known_hosts"));
     let mut report = HostKeyReport {
+        scanned: format!("{host}:{port}"),
         add: format!(
             "ssh-keyscan -p {port} {} >> {}",
             crate::quote::sh(&host),
@@ -495,6 +635,11 @@ pub async fn host_key_report(opts: &SshOptions) -> HostKeyReport {
         known_hosts,
         ..HostKeyReport::default()
     };
+    // Behind a proxy a direct scan would ask another machine (or none): say the command,
+    // offer nothing.
+    if proxied {
+        return report;
+    }
     let scanned = tokio::process::Command::new("ssh-keyscan")
         .args(["-T", "5", "-p", &port.to_string(), &host])
         .stderr(std::process::Stdio::null())
@@ -538,7 +683,45 @@ pub async fn host_key_report(opts: &SshOptions) -> HostKeyReport {
 
 #[cfg(test)]
 mod host_key_tests {
-    use super::HostKeyProblem;
+    use super::{prompt_wants_the_answer, read_answer, HostKeyProblem};
+
+    #[test]
+    fn the_password_goes_to_this_targets_prompt_only() {
+        let me = "labadmin@10.0.1.11";
+        assert!(prompt_wants_the_answer(
+            "labadmin@10.0.1.11's password: ",
+            me,
+            true
+        ));
+        assert!(prompt_wants_the_answer(
+            "Enter passphrase for key '/k': ",
+            me,
+            true
+        ));
+        // A jump host's own prompt, or a question, gets nothing.
+        assert!(!prompt_wants_the_answer(
+            "root@10.0.1.10's password: ",
+            me,
+            true
+        ));
+        assert!(!prompt_wants_the_answer(
+            "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+            me,
+            false
+        ));
+        // PAM's bare prompt only when no proxy could be the one asking.
+        assert!(prompt_wants_the_answer("Password: ", me, false));
+        assert!(!prompt_wants_the_answer("Password: ", me, true));
+    }
+
+    #[test]
+    fn the_variable_alone_never_makes_pgrepl_print_a_file() {
+        assert_eq!(read_answer(std::path::Path::new("/etc/hostname")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("askpass");
+        std::fs::write(&f, "x").unwrap();
+        assert_eq!(read_answer(&f), None, "not in a pgrepl control folder");
+    }
 
     #[test]
     fn tells_an_unknown_key_from_a_changed_one() {

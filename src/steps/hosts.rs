@@ -89,7 +89,8 @@ async fn connect_error(cx: &Cx, r: Role, o: &SshOptions, problem: &str) -> StepE
                 report.fingerprints.join("; ")
             };
             let add = report.add.clone();
-            if !report.lines.is_empty() {
+            // Offered for trust only when every key scanned has its fingerprint shown.
+            if !report.lines.is_empty() && report.fingerprints.len() == report.lines.len() {
                 cx.events.send(Event::UnknownHostKey { host: r, report });
             }
             error.hint(tr!(

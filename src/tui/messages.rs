@@ -126,7 +126,13 @@ impl App {
             }
             return;
         };
-        let mut body = vec![tr!("tui.trust.body", host = host), String::new()];
+        let mut body = vec![
+            tr!(
+                "tui.trust.body",
+                host = format!("{host} ({})", report.scanned)
+            ),
+            String::new(),
+        ];
         body.extend(report.fingerprints.iter().cloned());
         body.push(String::new());
         body.push(tr!("tui.trust.file", path = report.known_hosts.display()));

@@ -743,6 +743,7 @@ fn an_unknown_host_key_is_offered_for_trust_after_the_step_ends() {
         lines: vec!["10.0.1.11 ssh-ed25519 AAAA".into()],
         known_hosts: PathBuf::from("/root/.ssh/known_hosts"),
         add: "ssh-keyscan -p 22 10.0.1.11 >> /root/.ssh/known_hosts".into(),
+        scanned: "10.0.1.11:22".into(),
     };
     app.busy = Some(Busy::Running(StepId::Hosts));
     event(
@@ -758,7 +759,10 @@ fn an_unknown_host_key_is_offered_for_trust_after_the_step_ends() {
         outcome: Err("Host key verification failed.".into()),
     }));
     let shown = text(&app, 120, 30);
-    assert!(shown.contains("SHA256:abc"), "{shown}");
+    assert!(
+        shown.contains("SHA256:abc") && shown.contains("10.0.1.11:22"),
+        "{shown}"
+    );
     key(&mut app, KeyCode::Char('y'));
     match app.take_effects().as_slice() {
         [Effect::TrustHostKey(r)] => assert_eq!(r, &report),
