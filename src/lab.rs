@@ -101,28 +101,14 @@ pub fn up(opts: &LabOptions) -> Result<PathBuf> {
     }
 }
 
-/// Brings the lab up unless it is already running with `opts.standbys` standbys; returns
-/// its config file.
+/// Brings the lab up unless it is already running (with however many standbys `lab up`
+/// gave it: `--lab` uses the lab as it is); returns its config file.
 pub fn ensure(opts: &LabOptions) -> Result<PathBuf> {
     require_root()?;
-    if run("status", opts, true)? == 0
-        && config_path(&opts.name).is_file()
-        && recorded_standbys(&opts.name) == Some(opts.standbys)
-    {
+    if run("status", opts, true)? == 0 && config_path(&opts.name).is_file() {
         return Ok(config_path(&opts.name));
     }
     up(opts)
-}
-
-/// The number of standbys `up` recorded in the lab's `lab.env` (a lab recorded before
-/// `--standbys` existed has one); `None` when there is no readable record.
-fn recorded_standbys(name: &str) -> Option<u8> {
-    // A raw literal: the message-key scan (text.rs) skips it, it is a file name.
-    let env = std::fs::read_to_string(dir(name).join(r#"lab.env"#)).ok()?;
-    match env.lines().find_map(|l| l.strip_prefix("STANDBYS=")) {
-        Some(n) => n.trim().parse().ok(),
-        None => Some(1),
-    }
 }
 
 pub fn down(opts: &LabOptions) -> Result<()> {

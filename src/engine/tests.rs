@@ -667,7 +667,7 @@ async fn commands_that_only_look_take_no_lock_and_are_not_stopped_by_one() {
     assert!(
         shown
             .iter()
-            .any(|(r, c)| *r == Role::STANDBY && c.starts_with("lock=/run/pgrepl.lock")),
+            .any(|(r, c)| *r == Role::STANDBY && c.starts_with("umask 077; lock=/run/pgrepl.lock")),
         "the preview shows the lock: {shown:?}"
     );
 }
@@ -687,6 +687,16 @@ async fn closing_releases_the_hosts_even_while_paused_or_aborted() {
 #[tokio::test]
 async fn the_major_a_setup_was_made_with_is_kept_for_later_runs() {
     let mut l = lab();
+    // A plan before anything exists pins nothing...
+    l.engine.connect().await.unwrap();
+    assert_eq!(l.engine.journal().memo.get("pg_version"), None);
+    // ...a cluster on the port is what the setup was made with.
+    l.fake
+        .primary
+        .probe
+        .lock()
+        .unwrap()
+        .push_str("cluster=15 main 5432 online postgres /var/lib/postgresql/15/main\n");
     l.engine.connect().await.unwrap();
     let memo = l.engine.journal().memo.get("pg_version").cloned();
     assert_eq!(memo.as_deref(), Some("15"));
@@ -694,7 +704,11 @@ async fn the_major_a_setup_was_made_with_is_kept_for_later_runs() {
     // work with 15's paths.
     for host in [&l.fake.primary, &l.fake.standby] {
         let mut probe = host.probe.lock().unwrap();
-        *probe = probe.replace("/postgresql/15/", "/postgresql/16/");
+        *probe = probe
+            .lines()
+            .filter(|l| !l.starts_with("cluster="))
+            .map(|l| format!("{}\n", l.replace("/postgresql/15/", "/postgresql/16/")))
+            .collect();
     }
     l.engine.connect().await.unwrap();
     assert_eq!(

@@ -106,11 +106,11 @@ impl Holder {
 /// winner's token. Exit status 0 either way; not 0 on a real error.
 pub fn take_script(lock: &str, me: &Holder, stale: Option<&str>) -> String {
     format!(
-        "lock={lock}; mine={mine}; stale={stale}; holder=$(cat)\n\
+        "umask 077; lock={lock}; mine={mine}; stale={stale}; holder=$(cat)\n\
          [ -d \"${{lock%/*}}\" ] || {{ echo \"no directory ${{lock%/*}} on this host\" >&2; exit 1; }}\n\
          token_of() {{ sed -n 's/^token=//p' \"$1/holder\" 2>/dev/null; }}\n\
          write() {{ printf '%s\\n' \"$holder\" > \"$1/holder.new\" && mv -f \"$1/holder.new\" \"$1/holder\" && echo taken; }}\n\
-         if mkdir -m 0755 \"$lock\" 2>/dev/null; then write \"$lock\" || {{ rm -rf \"$lock\"; exit 1; }}\n\
+         if mkdir -m 0700 \"$lock\" 2>/dev/null; then write \"$lock\" || {{ rm -rf \"$lock\"; exit 1; }}\n\
          elif [ \"$(token_of \"$lock\")\" = \"$mine\" ]; then echo taken\n\
          elif [ -n \"$stale\" ] && cd \"$lock\" 2>/dev/null && mkdir \"over-$stale\" 2>/dev/null && [ \"$(token_of .)\" = \"$stale\" ]; then write . || exit 1\n\
          else echo held; cat \"$lock/holder\" 2>/dev/null; true; fi",

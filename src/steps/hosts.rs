@@ -131,6 +131,14 @@ async fn ask_the_servers(cx: &mut Cx) -> StepResult<()> {
         refuse_other_path(r, "config_file", &field(0), &l.conf_file())?;
         refuse_other_path(r, "data_directory", &field(2), &l.data_dir())?;
         let hba = field(1);
+        // Root edits it: only a file among the cluster's own, never a path the postgres
+        // account could point anywhere with ALTER SYSTEM.
+        let among_ours = [l.conf_dir(), l.data_dir()]
+            .iter()
+            .any(|d| std::path::Path::new(&hba).parent() == Some(std::path::Path::new(d)));
+        if !among_ours {
+            refuse_other_path(r, "hba_file", &hba, &l.hba_file())?;
+        }
         if !hba.is_empty() && !same_path(&hba, &l.hba_file()) {
             cx.note(Some(r), tr!("note.hba_elsewhere", path = hba));
             if let Some(layout) = cx.layouts.get_mut(r.index()) {
@@ -380,7 +388,11 @@ impl Step for Hosts {
             }
         }
         cx.note(None, tr!("note.version", version = version));
-        cx.set_memo(VERSION_MEMO, version.to_string())?;
+        // Kept once a cluster serves the port: a plan before anything exists must not pin
+        // a guess.
+        if serving == Some(version) {
+            cx.set_memo(VERSION_MEMO, version.to_string())?;
+        }
         cx.facts = facts;
         cx.layouts = layouts;
         cx.version = Some(version);

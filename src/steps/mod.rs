@@ -68,20 +68,28 @@ pub fn primary_address(cx: &Cx, standby: Role) -> StepResult<String> {
 }
 
 /// A name for `standby` in `pg_stat_replication` (application_name): letters, digits, `_`.
+/// Standbys whose host names read the same get their role added, so each has its own.
 pub fn application_name(cx: &Cx, standby: Role) -> String {
-    let host = cx
-        .facts(standby)
-        .map(|f| f.hostname.clone())
-        .unwrap_or_default();
-    let clean: String = host
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .take(60)
-        .collect();
-    if clean.is_empty() {
-        format!("pgrepl_{}", standby.name())
+    let clean = |r: Role| -> String {
+        let host = cx.facts(r).map(|f| f.hostname.clone()).unwrap_or_default();
+        host.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(60)
+            .collect()
+    };
+    let mine = clean(standby);
+    if mine.is_empty() {
+        return format!("pgrepl_{}", standby.name());
+    }
+    let shared = cx
+        .setup
+        .standby_roles()
+        .any(|other| other != standby && clean(other) == mine);
+    if shared {
+        // ASCII by now: any cut is a char boundary.
+        format!("{}_{}", &mine[..mine.len().min(50)], standby.name())
     } else {
-        clean
+        mine
     }
 }
 

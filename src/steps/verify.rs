@@ -252,7 +252,7 @@ async fn streams(cx: &Cx, standby: Role, sql: &str) -> StepResult<VerifyReport> 
     report.walsender = sender?
         .stdout
         .lines()
-        .any(|l| client.as_deref().map_or(true, |c| l.contains(c)));
+        .any(|l| client.as_deref().map_or(true, |c| l.contains(&format!(" {c}("))));
     report.walreceiver = !receiver?.stdout.trim().is_empty();
     let rec = super::sql(cx, standby, "SELECT pg_is_in_recovery();").await?;
     report.standby_in_recovery =

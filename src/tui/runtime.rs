@@ -28,8 +28,9 @@ use crate::tr;
 const FRAME: Duration = Duration::from_millis(33);
 /// Engine events handled per turn of the loop before input gets its chance again.
 const BATCH: usize = 2000;
-/// How long quitting waits for the engine to stop and close its connections.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// How long quitting waits for the engine to stop and close its connections: longer than
+/// releasing the host locks may take (`host_lock::RELEASE_WAIT`).
+const CLOSE_WAIT: Duration = Duration::from_secs(15);
 
 pub async fn run(start: crate::wizard::Start) -> Result<i32> {
     let crate::wizard::Start {
