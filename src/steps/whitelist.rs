@@ -85,27 +85,28 @@ async fn check_hba_with_the_server(cx: &Cx, l: &Layout) -> StepResult<()> {
         ))
         .hint(tr!("hint.hba_invalid")));
     }
-    let mut standby = vec![];
-    for s in cx.setup.standby_roles() {
-        standby.extend(cx.facts(s)?.networks());
-    }
     let role = &cx.setup.replication_user;
-    let first = rows.iter().find(|r| {
-        let field = |i: usize| r.get(i).map(String::as_str).unwrap_or_default();
-        let host_rule = matches!(field(1), "host" | "hostssl" | "hostnossl");
-        let for_replication = field(2).split(',').any(|d| d == "replication");
-        let for_role = field(3)
-            .split(',')
-            .any(|u| u == "all" || u == role.as_str());
-        host_rule && for_replication && for_role && matches_any(field(4), field(5), &standby)
-    });
-    if let Some(r) = first.filter(|r| r.get(6).map(String::as_str) == Some("reject")) {
-        return Err(StepError::new(tr!(
-            "error.hba_rejects_standby",
-            path = file,
-            line = r.first().cloned().unwrap_or_default()
-        ))
-        .hint(tr!("hint.hba_rejects_standby")));
+    // Each standby on its own: the first rule that matches one may be an accept while a
+    // later one rejects another.
+    for s in cx.setup.standby_roles() {
+        let standby = cx.facts(s)?.networks();
+        let first = rows.iter().find(|r| {
+            let field = |i: usize| r.get(i).map(String::as_str).unwrap_or_default();
+            let host_rule = matches!(field(1), "host" | "hostssl" | "hostnossl");
+            let for_replication = field(2).split(',').any(|d| d == "replication");
+            let for_role = field(3)
+                .split(',')
+                .any(|u| u == "all" || u == role.as_str());
+            host_rule && for_replication && for_role && matches_any(field(4), field(5), &standby)
+        });
+        if let Some(r) = first.filter(|r| r.get(6).map(String::as_str) == Some("reject")) {
+            return Err(StepError::new(tr!(
+                "error.hba_rejects_standby",
+                path = file,
+                line = r.first().cloned().unwrap_or_default()
+            ))
+            .hint(tr!("hint.hba_rejects_standby")));
+        }
     }
     Ok(())
 }
@@ -140,6 +141,9 @@ fn listen_on(current: Option<&str>, needed: &[String]) -> String {
         .collect();
     if list.iter().any(|a| ["*", "0.0.0.0", "::"].contains(a)) {
         return conf_value(now);
+    }
+    if needed.iter().any(|n| n == "*") {
+        return conf_value("*");
     }
     for n in needed {
         if !list.contains(&n.as_str()) {
@@ -184,11 +188,23 @@ async fn say_the_firewall_rule(cx: &Cx) -> StepResult<()> {
     Ok(())
 }
 
-/// The primary's addresses as each standby reaches it.
+/// The primary's own addresses as each standby reaches it. One the primary does not have
+/// (a NAT or floating address in the config) cannot be listened on: then `*`, as before.
 fn addresses_for_standbys(cx: &Cx) -> StepResult<Vec<String>> {
+    let own: Vec<String> = cx
+        .facts(Role::Primary)?
+        .networks()
+        .iter()
+        .map(|n| n.addr().to_string())
+        .collect();
     let mut all: Vec<String> = vec![];
     for s in cx.setup.standby_roles() {
         let a = super::primary_address(cx, s)?;
+        let a = if own.is_empty() || own.contains(&a) {
+            a
+        } else {
+            "*".to_string()
+        };
         if !all.contains(&a) {
             all.push(a);
         }
@@ -559,6 +575,13 @@ mod tests {
             "{b}"
         );
         assert!(!b.contains("synchronous_commit"), "the user's choice stays");
+        // An address the primary does not have cannot be listened on: everything, as before.
+        assert_eq!(listen_on(Some("localhost"), &["*".into()]), "'*'");
+        assert_eq!(listen_on(Some("*"), &["10.0.1.10".into()]), "'*'");
+        assert_eq!(
+            listen_on(Some("localhost,10.0.1.10"), &["10.0.1.10".into()]),
+            "'localhost,10.0.1.10'"
+        );
         assert!(b.contains("wal_keep_segments = 16"), "{b}");
         now.insert("wal_keep_size".to_string(), "1024".to_string());
         let b = conf_block(&layout("16"), &now, &[]);
