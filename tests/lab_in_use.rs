@@ -397,7 +397,9 @@ fn the_files_edited_are_the_ones_the_server_reads() {
         "the replication line is not in the file the server reads"
     );
 
-    // A standby whose cluster lives elsewhere: not moved aside, not replaced.
+    // A standby whose cluster lives elsewhere: not moved aside, not replaced. A fresh
+    // lab: the first goes down before it.
+    drop(lab);
     let lab = Lab::up("use", "10.77.8");
     lab.sh(
         Host::Standby,
