@@ -32,6 +32,10 @@ pub struct Cli {
     /// reads a file descriptor); without it, SSH uses keys and agents only.
     #[arg(long, global = true)]
     pub ssh_password_file: Option<PathBuf>,
+    /// With `[postgres] set_postgres_password = true`: read the `postgres` role's password
+    /// from this file instead of PGREPL_POSTGRES_PASSWORD.
+    #[arg(long, global = true)]
+    pub postgres_password_file: Option<PathBuf>,
     /// Where the journal and transcripts go (default: the user's state directory).
     #[arg(long, global = true, env = "PGREPL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
@@ -154,6 +158,10 @@ pub fn load_setup(path: &Path) -> Result<Setup> {
 fn setup_for(cli: &Cli) -> Result<Setup> {
     let mut setup = load_setup(&config_path(cli)?)?;
     setup.ssh_password = crate::config::ssh_password(cli.ssh_password_file.as_deref())?;
+    if setup.set_postgres_password {
+        setup.postgres_password =
+            crate::config::postgres_password(cli.postgres_password_file.as_deref())?;
+    }
     Ok(setup)
 }
 

@@ -59,6 +59,10 @@ pub struct PostgresConfig {
     /// Also add the tutorial's `host all all <CIDR>` line (every database, every role).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_all_databases: bool,
+    /// Also set the `postgres` role's password, as the tutorial does (from
+    /// `PGREPL_POSTGRES_PASSWORD` or `--postgres-password-file`); off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_postgres_password: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -100,6 +104,7 @@ impl Default for PostgresConfig {
             hba_method: None,
             cluster: default_cluster(),
             allow_all_databases: false,
+            set_postgres_password: false,
         }
     }
 }
@@ -155,6 +160,12 @@ pub struct Setup {
     /// (`[postgres] allow_all_databases`); off by default.
     #[serde(default)]
     pub allow_all_databases: bool,
+    /// Set the `postgres` role's password too (`[postgres] set_postgres_password`).
+    #[serde(default)]
+    pub set_postgres_password: bool,
+    /// That password; never saved.
+    #[serde(skip)]
+    pub postgres_password: Option<Secret>,
     /// What the user allowed for this run (command-line flags, the wizard's yes), never
     /// read from a file.
     #[serde(skip)]
@@ -389,6 +400,8 @@ impl Config {
                     cluster: pg.cluster.clone(),
                     ssh: self.ssh.clone(),
                     allow_all_databases: pg.allow_all_databases,
+                    set_postgres_password: pg.set_postgres_password,
+                    postgres_password: None,
                     allow: Allow::default(),
                     ssh_password: None,
                 })
@@ -561,8 +574,13 @@ pub fn state_dir(given: Option<&Path>) -> PathBuf {
 /// The environment variable that may hold the replication password.
 pub const PASSWORD_ENV: &str = "PGREPL_REPLICA_PASSWORD";
 
+/// The environment variable that may hold the `postgres` role's password.
+pub const POSTGRES_PASSWORD_ENV: &str = "PGREPL_POSTGRES_PASSWORD";
+
 /// `PGREPL_REPLICA_PASSWORD` as it was when pgrepl started (see [`capture_env_password`]).
 static ENV_PASSWORD: OnceLock<Option<Secret>> = OnceLock::new();
+/// `PGREPL_POSTGRES_PASSWORD`, likewise.
+static ENV_POSTGRES_PASSWORD: OnceLock<Option<Secret>> = OnceLock::new();
 
 /// Keeps the value of `PGREPL_REPLICA_PASSWORD` for [`replica_password`] and takes the
 /// variable out of the environment, so no child (ssh, sh, ...) inherits it. `main` calls it
@@ -571,6 +589,25 @@ static ENV_PASSWORD: OnceLock<Option<Secret>> = OnceLock::new();
 pub fn capture_env_password() {
     let value = take_env(PASSWORD_ENV);
     let _ = ENV_PASSWORD.set(value);
+    let value = take_env(POSTGRES_PASSWORD_ENV);
+    let _ = ENV_POSTGRES_PASSWORD.set(value);
+}
+
+/// The `postgres` role's password (only read when `set_postgres_password` is on): from
+/// `file` when given, else `PGREPL_POSTGRES_PASSWORD`.
+pub fn postgres_password(file: Option<&Path>) -> color_eyre::Result<Option<Secret>> {
+    let pw = match file {
+        Some(f) => Some(Secret::new(
+            read_password_file(f)?.trim_end_matches(['\n', '\r']),
+        )),
+        None => ENV_POSTGRES_PASSWORD
+            .get_or_init(|| read_env(POSTGRES_PASSWORD_ENV))
+            .clone(),
+    };
+    if let Some(problem) = pw.as_ref().and_then(|p| password_problem(p.expose())) {
+        color_eyre::eyre::bail!(problem);
+    }
+    Ok(pw)
 }
 
 /// Reads `name` and removes it from this process's environment.

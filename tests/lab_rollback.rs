@@ -454,3 +454,62 @@ fn a_copy_promoted_by_hand_is_kept_by_the_next_base_backup() {
     );
     assert_eq!(kept, "1", "the promoted copy was not kept");
 }
+
+/// The tutorial's own step, on request: the postgres role gets a password (its verifier
+/// computed by pgrepl), and rollback takes it back.
+#[test]
+fn the_postgres_role_gets_the_tutorials_password_and_rollback_takes_it_back() {
+    let _turn = common::serial();
+    let lab = Lab::up("rb", "10.77.2");
+    let config = std::fs::read_to_string(lab.config())
+        .expect("lab config")
+        .replace("[postgres]\n", "[postgres]\nset_postgres_password = true\n");
+    let path = lab.state.path().join("tutorial.toml");
+    std::fs::write(&path, config).expect("config");
+    let c = path.to_string_lossy().to_string();
+    let login = |lab: &Lab| {
+        lab.ssh(
+            Host::Primary,
+            "PGPASSWORD='tut0rial pw' PGCONNECT_TIMEOUT=5 psql -X -At -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1'",
+            "",
+        )
+        .status
+        .success()
+    };
+
+    let out = lab.pgrepl(&["apply", "--config", &c, "--yes"]);
+    assert!(
+        !out.status.success(),
+        "no postgres password given:\n{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("PGREPL_POSTGRES_PASSWORD"),
+        "{}",
+        text(&out)
+    );
+
+    let env = [
+        ("PGREPL_REPLICA_PASSWORD", common::PASSWORD),
+        ("PGREPL_POSTGRES_PASSWORD", "tut0rial pw"),
+    ];
+    let out = lab.pgrepl_with(&["apply", "--config", &c, "--yes"], &env);
+    assert_ok(&out, "apply with the postgres password");
+    assert!(
+        !text(&out).contains("tut0rial pw"),
+        "the password was shown"
+    );
+    assert!(
+        !lab.state_files_text().contains("tut0rial pw"),
+        "the password was written down"
+    );
+    assert!(streams(&lab));
+    assert!(
+        login(&lab),
+        "postgres does not log in with its new password"
+    );
+
+    let out = lab.pgrepl_with(&["rollback", "--config", &c, "--yes"], &env);
+    assert_ok(&out, "rollback");
+    assert!(!login(&lab), "rollback left the postgres password in place");
+}

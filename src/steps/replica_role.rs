@@ -85,6 +85,93 @@ pub fn role_restore_sql(
     sql
 }
 
+/// The superuser the tutorial gives a password too (`[postgres] set_postgres_password`).
+const SUPERUSER: &str = "postgres";
+
+fn postgres_password(cx: &Cx) -> StepResult<&crate::secret::Secret> {
+    static STAND_IN: std::sync::OnceLock<crate::secret::Secret> = std::sync::OnceLock::new();
+    match &cx.setup.postgres_password {
+        Some(p) => Ok(p),
+        // A plan may have none yet: it never shows one anyway.
+        None if cx.is_dry() => Ok(STAND_IN.get_or_init(|| crate::secret::Secret::new(MASK))),
+        None => Err(StepError::new(tr!("error.no_postgres_password"))
+            .hint(tr!("hint.no_postgres_password"))),
+    }
+}
+
+/// Whether the `postgres` role already has the password asked for.
+async fn postgres_password_set(cx: &Cx) -> StepResult<bool> {
+    let password = postgres_password(cx)?;
+    Ok(existing(cx, SUPERUSER)
+        .await?
+        .and_then(|e| e.verifier)
+        .is_some_and(|v| matches(&v, SUPERUSER, password.expose())))
+}
+
+/// The tutorial's own step: the `postgres` role gets a password, as a verifier computed
+/// here. What it had before is kept in a root-only file on the primary for rollback.
+async fn set_postgres_password(cx: &Cx) -> StepResult<()> {
+    let password = postgres_password(cx)?.clone();
+    let Some(before) = existing(cx, SUPERUSER).await? else {
+        return Err(StepError::new(tr!("error.no_postgres_role")));
+    };
+    if before
+        .verifier
+        .as_deref()
+        .is_some_and(|v| matches(v, SUPERUSER, password.expose()))
+    {
+        return Ok(());
+    }
+    save_role(cx, SUPERUSER, &before).await?;
+    let l = cx.layout(Role::Primary)?;
+    let secret_value = verifier_for(l.version, SUPERUSER, password.expose())
+        .unwrap_or_else(|| password.expose().to_string());
+    let alter = |value: &str| {
+        format!(
+            "ALTER ROLE {} PASSWORD {};",
+            sql_ident(SUPERUSER),
+            sql_literal(value)
+        )
+    };
+    let sql = alter(&secret_value);
+    cx.change(Role::Primary, Cmd::sql(l.psql(), &sql).masked(alter(MASK)))
+        .await?;
+    Ok(())
+}
+
+/// Keeps what `name` was (flags and password hash) in a root-only file on the primary, once
+/// per run, so rollback can put it back. Never in the journal.
+async fn save_role(cx: &Cx, name: &str, e: &Existing) -> StepResult<()> {
+    let saved = format!(
+        "{}/.pgrepl-{}-role-{}.sql",
+        cx.layout(Role::Primary)?.postgres_home(),
+        cx.journal_id(),
+        name
+    );
+    if remembered(cx)
+        .iter()
+        .any(|u| matches!(u, Undo::RestoreRole { name: n, .. } if n == name))
+    {
+        return Ok(());
+    }
+    remember(
+        cx,
+        Undo::RestoreRole {
+            name: name.to_string(),
+            saved: saved.clone(),
+        },
+    )?;
+    let sql = role_restore_sql(name, e.login, e.replication, e.verifier.as_deref());
+    cx.change(
+        Role::Primary,
+        Cmd::new(super::files::write_private_script(&saved, true))
+            .stdin(&sql)
+            .quiet(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A role whose password changes takes the standbys' stored password with it: said in the
 /// preview, done by base-backup (its check fails until the stored one logs in).
 fn say_the_password_changes(cx: &Cx, role: &str, e: &Existing) {
@@ -105,6 +192,9 @@ impl Step for ReplicaRole {
 
     async fn check(&self, cx: &Cx) -> StepResult<bool> {
         let password = super::password(cx)?;
+        if cx.setup.set_postgres_password && !postgres_password_set(cx).await? {
+            return Ok(false);
+        }
         Ok(match existing(cx, &cx.setup.replication_user).await? {
             Some(e) => {
                 !e.superuser
@@ -141,33 +231,7 @@ impl Step for ReplicaRole {
                 refuse_a_takeover(cx, &role, e)?;
                 // Someone else's role: keep what it was in a root-only file on the host so
                 // rollback can put its flags and password back. Never in the journal.
-                let saved = format!(
-                    "{}/.pgrepl-{}-role-{}.sql",
-                    cx.layout(Role::Primary)?.postgres_home(),
-                    cx.journal_id(),
-                    role
-                );
-                if !remembered(cx)
-                    .iter()
-                    .any(|u| matches!(u, Undo::RestoreRole { .. }))
-                {
-                    remember(
-                        cx,
-                        Undo::RestoreRole {
-                            name: role.clone(),
-                            saved: saved.clone(),
-                        },
-                    )?;
-                    let sql =
-                        role_restore_sql(&role, e.login, e.replication, e.verifier.as_deref());
-                    cx.change(
-                        Role::Primary,
-                        Cmd::new(super::files::write_private_script(&saved, true))
-                            .stdin(&sql)
-                            .quiet(),
-                    )
-                    .await?;
-                }
+                save_role(cx, &role, e).await?;
                 cx.note(Some(Role::Primary), tr!("note.role_existed", role = role));
                 "ALTER"
             }
@@ -180,6 +244,9 @@ impl Step for ReplicaRole {
         let shown = statement(verb, &role, MASK);
         cx.change(Role::Primary, Cmd::sql(psql, &sql).masked(shown))
             .await?;
+        if cx.setup.set_postgres_password {
+            set_postgres_password(cx).await?;
+        }
         Ok(())
     }
 

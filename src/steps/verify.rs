@@ -249,10 +249,11 @@ async fn streams(cx: &Cx, standby: Role, sql: &str) -> StepResult<VerifyReport> 
         cx.run(standby, Cmd::read(WALRECEIVER))
     );
     // The walsender's title names the address it serves: this standby's, when known.
-    report.walsender = sender?
-        .stdout
-        .lines()
-        .any(|l| client.as_deref().map_or(true, |c| l.contains(&format!(" {c}("))));
+    report.walsender = sender?.stdout.lines().any(|l| {
+        client
+            .as_deref()
+            .map_or(true, |c| l.contains(&format!(" {c}(")))
+    });
     report.walreceiver = !receiver?.stdout.trim().is_empty();
     let rec = super::sql(cx, standby, "SELECT pg_is_in_recovery();").await?;
     report.standby_in_recovery =

@@ -281,7 +281,14 @@ impl Runtime {
 
     async fn effect(&mut self, app: &mut App, fx: Effect) {
         match fx {
-            Effect::StartEngine { setup, password } => {
+            Effect::StartEngine {
+                mut setup,
+                password,
+            } => {
+                if setup.set_postgres_password && setup.postgres_password.is_none() {
+                    setup.postgres_password =
+                        crate::config::postgres_password(None).unwrap_or_default();
+                }
                 if let Some(old) = self.engine.take() {
                     let _ = old.commands.send(Command::Shutdown);
                     let _ = tokio::time::timeout(CLOSE_WAIT, old.task).await;
