@@ -170,9 +170,14 @@ pub struct Setup {
     /// read from a file.
     #[serde(skip)]
     pub allow: Allow,
-    /// Answers SSH's password and passphrase prompts (`--ssh-password-file`); never saved.
+    /// Answers SSH's password and passphrase prompts on every host
+    /// (`--ssh-password-file`); never saved.
     #[serde(skip)]
     pub ssh_password: Option<Secret>,
+    /// One host's own SSH password (typed in the wizard for the host that asked); it goes
+    /// to that host only and wins over `ssh_password` there.
+    #[serde(skip)]
+    pub ssh_passwords: std::collections::BTreeMap<Role, Secret>,
 }
 
 /// Choices that need an explicit yes each time.
@@ -404,6 +409,7 @@ impl Config {
                     postgres_password: None,
                     allow: Allow::default(),
                     ssh_password: None,
+                    ssh_passwords: Default::default(),
                 })
             }
             _ => Err(ConfigErrors(errors)),

@@ -98,7 +98,7 @@ pub fn lines(e: &Event) -> Vec<String> {
             v
         }
         // The error that follows says it all, fingerprints included.
-        Event::UnknownHostKey { .. } => vec![],
+        Event::UnknownHostKey { .. } | Event::KeysRefused { .. } => vec![],
         Event::Paused => vec![tr!("report.paused")],
         Event::Resumed => vec![tr!("report.resumed")],
     }

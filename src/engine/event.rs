@@ -58,6 +58,10 @@ pub enum Event {
         hint: Option<String>,
     },
     Verified(VerifyReport),
+    /// A host refused pgrepl's keys: a view may ask for its SSH password.
+    KeysRefused {
+        host: Role,
+    },
     /// A host's key is not known: what it shows now, for the view to offer trusting it.
     UnknownHostKey {
         host: Role,

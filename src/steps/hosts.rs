@@ -47,8 +47,8 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
     cx.setup
         .roles()
         .into_iter()
-        .map(|r| cx.setup.target(r))
-        .map(|t| SshOptions {
+        .map(|r| (r, cx.setup.target(r)))
+        .map(|(r, t)| SshOptions {
             host: t.host.clone(),
             user: t.user.clone(),
             port: t.port,
@@ -61,7 +61,12 @@ fn ssh_options(cx: &Cx) -> Vec<SshOptions> {
                 .ssh
                 .connect_timeout_secs
                 .map(std::time::Duration::from_secs),
-            password: cx.setup.ssh_password.clone(),
+            password: cx
+                .setup
+                .ssh_passwords
+                .get(&r)
+                .or(cx.setup.ssh_password.as_ref())
+                .cloned(),
         })
         .collect()
 }
@@ -99,7 +104,12 @@ async fn connect_error(cx: &Cx, r: Role, o: &SshOptions, problem: &str) -> StepE
                 add = add
             ))
         }
-        None => error.hint(tr!("hint.ssh")),
+        None => {
+            if problem.contains("Permission denied") {
+                cx.events.send(Event::KeysRefused { host: r });
+            }
+            error.hint(tr!("hint.ssh"))
+        }
     }
 }
 
@@ -217,12 +227,20 @@ impl Step for Hosts {
         // Every connection at once: each costs a TCP + SSH handshake.
         let connected = join_all(options.iter().map(|o| cx.connector.connect(o))).await;
         let mut hosts = vec![];
+        let mut first_error = None;
         for ((&r, res), o) in roles.iter().zip(connected).zip(&options) {
-            let remote = match res {
-                Ok(remote) => remote,
-                Err(e) => return Err(connect_error(cx, r, o, &e.to_string()).await),
-            };
-            hosts.push(Host::new(remote, Privilege::Root));
+            match res {
+                Ok(remote) => hosts.push(Host::new(remote, Privilege::Root)),
+                // Every host that failed is told about, so a view can ask each one's
+                // password at once; the first error is the step's.
+                Err(e) => {
+                    let e = connect_error(cx, r, o, &e.to_string()).await;
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         // Who are we there: root, or a user with passwordless sudo? Every host at once.
         let ask = |h: &Host| {

@@ -98,7 +98,10 @@ pub enum Modal {
     Card,
     Error(String),
     /// A host refused our keys: its SSH password (or the key's passphrase), typed masked.
-    SshPassword(tui_input::Input),
+    SshPassword {
+        host: Role,
+        input: tui_input::Input,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,8 +157,9 @@ pub struct App {
     /// A host whose key ssh did not know, with what it shows now: offered for trust once
     /// the failed step has ended.
     pub untrusted: Option<(Role, crate::remote::HostKeyReport)>,
-    /// A host refused the keys: ask for a password once the failed step has ended.
-    pub ssh_password_wanted: bool,
+    /// Hosts that refused the keys: each is asked its password once the failed step has
+    /// ended.
+    pub ssh_password_wanted: Vec<Role>,
     pub(super) cidr_offer_due: bool,
     pub(super) cidr_offered: bool,
     pub journal: Option<Journal>,
@@ -201,7 +205,7 @@ impl App {
             connected: false,
             standby_addresses: vec![],
             untrusted: None,
-            ssh_password_wanted: false,
+            ssh_password_wanted: vec![],
             cidr_offer_due: false,
             cidr_offered: false,
             journal: None,

@@ -70,7 +70,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
             let lines = e.lines().map(|l| Line::from(l.to_string())).collect();
             popup(f, area, app, &tr!("tui.error.title"), lines, 72);
         }
-        Modal::SshPassword(input) => {
+        Modal::SshPassword { host, input } => {
             // Dots only: the length shows typing worked, nothing else.
             let dots = "•".repeat(input.value().chars().count().min(40));
             let lines = vec![
@@ -78,7 +78,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, modal: &Modal) {
                 Line::default(),
                 Line::from(format!("> {dots}")),
             ];
-            popup(f, area, app, &tr!("tui.ssh_password.title"), lines, 72);
+            let title = format!("{} · {}", tr!("tui.ssh_password.title"), host);
+            popup(f, area, app, &title, lines, 72);
         }
     }
 }

@@ -29,8 +29,8 @@ pub enum Command {
     Rollback(StepId),
     /// The user picked another allowed network after seeing the standby's addresses.
     SetCidr(IpNet),
-    /// The user typed the SSH password (or key passphrase) a host asked for.
-    SetSshPassword(crate::secret::Secret),
+    /// The user typed the SSH password (or key passphrase) of the host that asked for it.
+    SetSshPassword(crate::engine::Role, crate::secret::Secret),
     Shutdown,
 }
 
@@ -176,9 +176,9 @@ async fn serve(
             // An answer with no question waiting (the run ended meanwhile).
             Command::Answer(_) => {}
             Command::SetCidr(net) => engine.set_allowed_cidr(net),
-            Command::SetSshPassword(p) => {
+            Command::SetSshPassword(host, p) => {
                 let mut setup = engine.setup().clone();
-                setup.ssh_password = Some(p);
+                setup.ssh_passwords.insert(host, p);
                 engine.set_setup(setup);
             }
             Command::Shutdown => break,
@@ -218,9 +218,9 @@ impl Driver for Wizard<'_> {
                     setup.allowed_cidr = net;
                     return Answer::Change(Box::new(setup));
                 }
-                Some(Command::SetSshPassword(p)) => {
+                Some(Command::SetSshPassword(host, p)) => {
                     let mut setup = engine.setup().clone();
-                    setup.ssh_password = Some(p);
+                    setup.ssh_passwords.insert(host, p);
                     return Answer::Change(Box::new(setup));
                 }
                 Some(Command::Shutdown) | None => {

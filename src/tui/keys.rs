@@ -288,24 +288,30 @@ impl App {
                 KeyCode::Enter | KeyCode::Esc | KeyCode::Char('v') => {}
                 _ => self.modal = Some(Modal::Card),
             },
-            Modal::SshPassword(mut input) => match k.code {
+            Modal::SshPassword { host, mut input } => match k.code {
                 KeyCode::Enter if !input.value().is_empty() => {
                     let password = crate::secret::Secret::new(input.value());
                     self.effects
                         .push(Effect::Send(super::engine_task::Command::SetSshPassword(
-                            password,
+                            host, password,
                         )));
-                    self.say(Level::Info, tr!("tui.ssh_password.sent"));
-                    self.prepare(self.selected_step());
+                    self.ask_next_ssh_password();
+                    if self.modal.is_none() {
+                        self.say(Level::Info, tr!("tui.ssh_password.sent"));
+                        self.prepare(self.selected_step());
+                    }
                 }
-                KeyCode::Esc => self.say(Level::Warn, tr!("tui.ssh_password.cancelled")),
+                KeyCode::Esc => {
+                    self.ssh_password_wanted.clear();
+                    self.say(Level::Warn, tr!("tui.ssh_password.cancelled"))
+                }
                 _ => {
                     if let Some(req) = tui_input::backend::crossterm::to_input_request(
                         &ratatui::crossterm::event::Event::Key(k),
                     ) {
                         input.handle(req);
                     }
-                    self.modal = Some(Modal::SshPassword(input));
+                    self.modal = Some(Modal::SshPassword { host, input });
                 }
             },
             Modal::Error(e) => match k.code {

@@ -91,10 +91,12 @@ impl App {
                 }
                 notes.push(text);
             }
-            Event::Failed { step, error, hint } => {
-                if step == StepId::Hosts && error.contains("Permission denied") {
-                    self.ssh_password_wanted = true;
+            Event::KeysRefused { host } => {
+                if !self.ssh_password_wanted.contains(&host) {
+                    self.ssh_password_wanted.push(host);
                 }
+            }
+            Event::Failed { step, error, hint } => {
                 self.steps[step.index()].error = Some((error, hint));
                 self.selected = step.index();
             }
@@ -121,9 +123,7 @@ impl App {
             return;
         }
         let Some((host, report)) = &self.untrusted else {
-            if std::mem::take(&mut self.ssh_password_wanted) {
-                self.modal = Some(Modal::SshPassword(tui_input::Input::default()));
-            }
+            self.ask_next_ssh_password();
             return;
         };
         let mut body = vec![
@@ -140,6 +140,18 @@ impl App {
             kind: Confirm::TrustKey,
             title: tr!("tui.trust.title"),
             body,
+        });
+    }
+
+    /// The next host that wants its SSH password, if any; once all are given, connect.
+    pub(super) fn ask_next_ssh_password(&mut self) {
+        if self.ssh_password_wanted.is_empty() {
+            return;
+        }
+        let host = self.ssh_password_wanted.remove(0);
+        self.modal = Some(Modal::SshPassword {
+            host,
+            input: tui_input::Input::default(),
         });
     }
 

@@ -106,7 +106,7 @@ pub fn keys(app: &App) -> Vec<Hint> {
             ],
             Modal::Card => vec![k("Enter", "close", 0), k("q", "quit", 0)],
             Modal::Error(_) => vec![k("Enter", "close", 0)],
-            Modal::SshPassword(_) => vec![k("Enter", "use", 0), k("Esc", "back", 0)],
+            Modal::SshPassword { .. } => vec![k("Enter", "use", 0), k("Esc", "back", 0)],
         };
     }
     match app.screen {

@@ -781,22 +781,23 @@ fn an_unknown_host_key_is_offered_for_trust_after_the_step_ends() {
 }
 
 #[test]
-fn a_host_that_wants_a_password_gets_a_masked_field() {
+fn each_host_that_wants_a_password_gets_its_own_masked_field() {
     let mut app = started();
     app.busy = Some(Busy::Running(StepId::Hosts));
-    event(
-        &mut app,
-        Event::Failed {
-            step: StepId::Hosts,
-            error: "cannot connect to the standby: root@10.0.1.11: Permission denied (publickey,password).".into(),
-            hint: None,
-        },
-    );
+    for host in [Role::Primary, Role::STANDBY] {
+        event(&mut app, Event::KeysRefused { host });
+    }
     app.update(Action::Reply(Reply::Ran {
         step: StepId::Hosts,
         outcome: Err("failed".into()),
     }));
-    assert!(matches!(app.modal, Some(Modal::SshPassword(_))));
+    assert!(matches!(
+        app.modal,
+        Some(Modal::SshPassword {
+            host: Role::Primary,
+            ..
+        })
+    ));
     chars(&mut app, "pa$$word");
     let shown = text(&app, 120, 30);
     assert!(
@@ -804,11 +805,31 @@ fn a_host_that_wants_a_password_gets_a_masked_field() {
         "{shown}"
     );
     key(&mut app, KeyCode::Enter);
+    // The standby is asked next, on its own: a password typed for one host never goes to
+    // another.
+    assert!(matches!(
+        app.modal,
+        Some(Modal::SshPassword {
+            host: Role::STANDBY,
+            ..
+        })
+    ));
+    chars(&mut app, "other");
+    key(&mut app, KeyCode::Enter);
     let sent = sends(&mut app);
-    assert!(
-        sent.iter()
-            .any(|c| matches!(c, Command::SetSshPassword(p) if p.expose() == "pa$$word")),
-        "the password goes to the engine"
+    let given: Vec<(Role, String)> = sent
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetSshPassword(h, p) => Some((*h, p.expose().to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        given,
+        vec![
+            (Role::Primary, "pa$$word".to_string()),
+            (Role::STANDBY, "other".to_string())
+        ]
     );
     assert!(
         sent.iter().any(|c| matches!(c, Command::Prepare(_))),
