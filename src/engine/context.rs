@@ -384,19 +384,29 @@ impl Cx {
             Ok(done) => Some(done.status),
             Err(e) => e.status,
         };
+        self.edit_journal(|j| {
+            j.entry(self.step).outcomes.push(super::journal::Outcome {
+                host: r,
+                command,
+                status,
+            });
+            true
+        })?;
+        result
+    }
+
+    /// Changes the journal with `edit` and, when it says it changed something, saves it
+    /// (tmp file, fsync, rename) before returning: the write-ahead every record relies on.
+    fn edit_journal(&self, edit: impl FnOnce(&mut Journal) -> bool) -> StepResult<()> {
         let mut j = self
             .journal
             .lock()
             .map_err(|_| StepError::new("journal lock poisoned".into()))?;
-        j.entry(self.step).outcomes.push(super::journal::Outcome {
-            host: r,
-            command,
-            status,
-        });
+        if !edit(&mut j) {
+            return Ok(());
+        }
         j.save()
-            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))?;
-        drop(j);
-        result
+            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
     }
 
     /// Records how to undo a change before making it (write-ahead), once.
@@ -404,16 +414,13 @@ impl Cx {
         if self.is_dry() {
             return Ok(());
         }
-        let mut j = self
-            .journal
-            .lock()
-            .map_err(|_| StepError::new("journal lock poisoned".into()))?;
-        let rec = j.entry(self.step);
-        if !rec.undo.contains(&undo) {
-            rec.undo.push(undo);
-        }
-        j.save()
-            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
+        self.edit_journal(|j| {
+            let rec = j.entry(self.step);
+            if !rec.undo.contains(&undo) {
+                rec.undo.push(undo);
+            }
+            true
+        })
     }
 
     /// A fact kept in the journal across runs (see [`Journal::memo`]).
@@ -426,16 +433,13 @@ impl Cx {
         if self.is_dry() {
             return Ok(());
         }
-        let mut j = self
-            .journal
-            .lock()
-            .map_err(|_| StepError::new("journal lock poisoned".into()))?;
-        if j.memo.get(key) == Some(&value) {
-            return Ok(());
-        }
-        j.memo.insert(key.to_string(), value);
-        j.save()
-            .map_err(|e| StepError::new(tr!("error.journal_write", problem = e)))
+        self.edit_journal(|j| {
+            if j.memo.get(key) == Some(&value) {
+                return false;
+            }
+            j.memo.insert(key.to_string(), value);
+            true
+        })
     }
 
     /// The changes this step recorded so far (for a retry to reuse).
