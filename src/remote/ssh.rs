@@ -146,7 +146,7 @@ impl Drop for AnswerFile {
 async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Session, RemoteError> {
     let fail = |what: &str, e: std::io::Error| RemoteError::Connection(format!("{what}: {e}"));
     let exe = std::env::current_exe().map_err(|e| fail("askpass", e))?;
-    let target = resolve_target(opts).await;
+    let target = resolve(opts).await;
     let base = control_directory().map_err(|e| fail("control directory", e))?;
     let dir = tempfile::Builder::new()
         .prefix(".ssh-connection")
@@ -217,7 +217,7 @@ async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Ses
         .env("SSH_ASKPASS", exe)
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env(ASKPASS_ENV, &answer.0)
-        .env(ASKPASS_FOR_ENV, &target.user_at_host)
+        .env(ASKPASS_FOR_ENV, format!("{}@{}", target.user, target.host))
         .env(ASKPASS_PROXY_ENV, if target.proxied { "yes" } else { "no" });
     // Before OpenSSH 8.4 SSH_ASKPASS_REQUIRE is unknown: with DISPLAY set and no terminal
     // to read from (its own session), ssh asks the helper all the same.
@@ -253,30 +253,6 @@ async fn launch_with_askpass(opts: &SshOptions, password: &Secret) -> Result<Ses
         dir.join("master").into_boxed_path(),
         Some(dir.join("log").into_boxed_path()),
     ))
-}
-
-/// Who ssh will log in as, where (`ssh -G`, so the user's config is followed), and
-/// whether a proxy stands between.
-struct Target {
-    user_at_host: String,
-    proxied: bool,
-}
-
-async fn resolve_target(opts: &SshOptions) -> Target {
-    let g = ssh_g(opts).await;
-    let field = |name: &str| {
-        g.lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-    };
-    let user = field("user ").unwrap_or_else(|| opts.user.clone());
-    let host = field("hostname ").unwrap_or_else(|| opts.host.clone());
-    let proxied = ["proxyjump ", "proxycommand "]
-        .iter()
-        .any(|k| field(k).is_some_and(|v| v != "none"));
-    Target {
-        user_at_host: format!("{user}@{host}"),
-        proxied,
-    }
 }
 
 /// pgrepl started by ssh as its askpass helper: `Some(exit code)` (the caller exits with
@@ -549,25 +525,37 @@ async fn ssh_g(opts: &SshOptions) -> String {
         .unwrap_or_default()
 }
 
-/// Where `opts` really leads: host name, port, the known_hosts file ssh reads first, and
-/// whether a proxy stands between (then a direct scan would ask another machine).
-async fn resolve(opts: &SshOptions) -> Option<(String, u16, Option<PathBuf>, bool)> {
+/// Where `opts` really leads, as `ssh -G` says (the user's config followed); what it does
+/// not say stays as `opts` has it.
+struct Resolved {
+    user: String,
+    host: String,
+    port: u16,
+    /// The known_hosts file ssh reads first.
+    known_hosts: Option<PathBuf>,
+    /// A proxy (a jump host) stands between: its prompts are not the target's, and a direct
+    /// scan would ask another machine.
+    proxied: bool,
+}
+
+async fn resolve(opts: &SshOptions) -> Resolved {
     let g = ssh_g(opts).await;
     let field = |name: &str| {
         g.lines()
             .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
     };
-    let proxied = ["proxyjump ", "proxycommand "]
-        .iter()
-        .any(|k| field(k).is_some_and(|v| v != "none"));
-    let known =
-        field("userknownhostsfile ").and_then(|v| v.split_whitespace().next().map(PathBuf::from));
-    Some((
-        field("hostname ")?,
-        field("port ")?.parse().ok()?,
-        known,
-        proxied,
-    ))
+    Resolved {
+        user: field("user ").unwrap_or_else(|| opts.user.clone()),
+        host: field("hostname ").unwrap_or_else(|| opts.host.clone()),
+        port: field("port ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(opts.port),
+        known_hosts: field("userknownhostsfile ")
+            .and_then(|v| v.split_whitespace().next().map(PathBuf::from)),
+        proxied: ["proxyjump ", "proxycommand "]
+            .iter()
+            .any(|k| field(k).is_some_and(|v| v != "none")),
+    }
 }
 
 /// What a host shows as its key now, for the user to compare with the host's own before
@@ -610,9 +598,13 @@ pub fn trust_host_key(report: &HostKeyReport) -> std::io::Result<()> {
 /// Asks the host for its keys now (`ssh-keyscan`, after `ssh -G` resolved the user's
 /// config) and fingerprints them (`ssh-keygen -l`).
 pub async fn host_key_report(opts: &SshOptions) -> HostKeyReport {
-    let (host, port, known, proxied) = resolve(opts)
-        .await
-        .unwrap_or_else(|| (opts.host.clone(), opts.port, None, false));
+    let Resolved {
+        host,
+        port,
+        known_hosts: known,
+        proxied,
+        ..
+    } = resolve(opts).await;
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
