@@ -82,15 +82,6 @@ fn retry_streams(lab: &Lab, config: &std::path::Path) -> Outcome {
     nothing_lost(lab)
 }
 
-fn config_with(lab: &Lab, from: &str, to: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(lab.config())
-        .expect("lab config")
-        .replace(from, to);
-    let path = lab.state.path().join("setup.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 fn in_netns(lab: &Lab, host: &str, args: &[&str]) -> Outcome {
     let out = Command::new("nsenter")
         .arg(format!("--net=/run/netns/pgrepl-{}-{host}", lab.name))
@@ -243,8 +234,7 @@ fn pgrepl_is_killed_mid_step(lab: &Lab) -> Outcome {
 
 /// The config names the primary as the standby too.
 fn the_standby_is_the_primary(lab: &Lab) -> Outcome {
-    let same = config_with(
-        lab,
+    let same = lab.config_with(
         &format!("\"{}\"", lab.ip(Host::Standby)),
         &format!("\"{}\"", lab.ip(Host::Primary)),
     );
@@ -258,7 +248,7 @@ fn the_standby_is_the_primary(lab: &Lab) -> Outcome {
 fn the_network_misses_the_standby(lab: &Lab) -> Outcome {
     let hba = "sha256sum /etc/postgresql/15/main/pg_hba.conf";
     let before = lab.sh(Host::Primary, hba);
-    let wrong = config_with(lab, &format!("\"{PREFIX}.0/24\""), "\"10.99.0.0/24\"");
+    let wrong = lab.config_with(&format!("\"{PREFIX}.0/24\""), "\"10.99.0.0/24\"");
     let out = lab.apply(&wrong, &[]);
     failed_saying(&out, &["10.99.0.0/24", &lab.ip(Host::Standby)])?;
     ensure(lab.sh(Host::Primary, hba) == before, "pg_hba.conf changed")?;
@@ -268,7 +258,7 @@ fn the_network_misses_the_standby(lab: &Lab) -> Outcome {
 
 /// The config's PostgreSQL port is not the cluster's.
 fn the_port_is_wrong(lab: &Lab) -> Outcome {
-    let wrong = config_with(lab, "port = 5432", "port = 5433");
+    let wrong = lab.config_with("port = 5432", "port = 5433");
     let out = lab.apply(&wrong, &[]);
     failed_saying(&out, &["5432", "5433"])?;
     nothing_lost(lab)?;

@@ -25,15 +25,6 @@ fn started_at(lab: &Lab) -> String {
     lab.psql(Host::Primary, "SELECT pg_postmaster_start_time();")
 }
 
-fn config_with(lab: &Lab, from: &str, to: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(lab.config())
-        .expect("lab config")
-        .replace(from, to);
-    let path = lab.state.path().join("setup.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
 #[test]
 fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
     let _turn = common::serial();
@@ -53,7 +44,7 @@ fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
     assert!(!login_from_standby(&lab, "app", "app-password"));
 
     // A wide network: refused before anything changes, unless asked for.
-    let wide = config_with(&lab, &format!("\"{subnet}\""), "\"0.0.0.0/1\"");
+    let wide = lab.config_with(&format!("\"{subnet}\""), "\"0.0.0.0/1\"");
     let hba_before = lab.sh(Host::Primary, &format!("sha256sum {HBA}"));
     let out = lab.apply(&wide, &[]);
     assert!(!out.status.success(), "0.0.0.0/1 was taken: {}", text(&out));
@@ -72,8 +63,7 @@ fn the_dbas_rules_stay_in_charge_and_wide_or_taken_choices_need_a_yes() {
     );
 
     // Someone else's role, here the superuser: never taken over.
-    let taken = config_with(
-        &lab,
+    let taken = lab.config_with(
         "replication_user = \"replica\"",
         "replication_user = \"postgres\"",
     );
@@ -281,8 +271,7 @@ fn a_restart_is_said_asked_and_undone_when_it_fails_a_reload_when_enough() {
     // Only the allowed network changes: a reload, no restart, even with a client on.
     let mut session = client(&lab);
     let up_since = started_at(&lab);
-    let narrow = config_with(
-        &lab,
+    let narrow = lab.config_with(
         &format!("\"{}.0/24\"", lab.prefix()),
         &format!("\"{}/32\"", lab.ip(Host::Standby)),
     );

@@ -461,11 +461,7 @@ fn a_copy_promoted_by_hand_is_kept_by_the_next_base_backup() {
 fn the_postgres_role_gets_the_tutorials_password_and_rollback_takes_it_back() {
     let _turn = common::serial();
     let lab = Lab::up("rb", "10.77.2");
-    let config = std::fs::read_to_string(lab.config())
-        .expect("lab config")
-        .replace("[postgres]\n", "[postgres]\nset_postgres_password = true\n");
-    let path = lab.state.path().join("tutorial.toml");
-    std::fs::write(&path, config).expect("config");
+    let path = lab.config_with("[postgres]\n", "[postgres]\nset_postgres_password = true\n");
     let c = path.to_string_lossy().to_string();
     let login = |lab: &Lab| {
         lab.ssh(

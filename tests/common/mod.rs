@@ -113,6 +113,16 @@ impl Lab {
         self.dir.join("pgrepl.toml")
     }
 
+    /// The lab's config with `from` replaced by `to`, written to the state directory.
+    pub fn config_with(&self, from: &str, to: &str) -> PathBuf {
+        let text = std::fs::read_to_string(self.config())
+            .expect("lab config")
+            .replace(from, to);
+        let path = self.state.path().join("setup.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
     pub fn sudo_config(&self) -> PathBuf {
         self.dir.join("pgrepl-sudo.toml")
     }
